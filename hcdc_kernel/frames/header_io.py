@@ -1,0 +1,184 @@
+"""Reading the primary FITS header quickly and safely.
+
+Ingest reads tens of thousands of headers; astropy's full ``Header`` parse costs about 0.3 ms
+for a SPHERE-sized header, which alone would cap ingest far below the rates a data centre needs.
+This module reads only the header blocks and decodes cards with a small fast path for the
+plain value forms (strings, logicals, integers, reals); any card it does not recognise with
+certainty (CONTINUE, complex values, malformed) is handed to astropy, so the values always equal
+astropy's (the tests check this card by card).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from astropy.io import fits
+
+BLOCK = 2880
+CARD = 80
+#: Headers larger than this are refused: no real raw frame comes near it, and a runaway header
+#: (or a non-FITS file that happens to start with SIMPLE) must not exhaust memory.
+MAX_HEADER_BYTES = 2880 * 2000
+
+_END = b"END" + b" " * 77
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([EeDd][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+class FitsFormatError(ValueError):
+    """A file is not a readable FITS file; the message says why."""
+
+
+def read_header_bytes(stream: BinaryIO, *, max_bytes: int = MAX_HEADER_BYTES) -> bytes:
+    """Read the primary header blocks from a binary stream, up to and including the END card."""
+    first = stream.read(BLOCK)
+    if not first:
+        raise FitsFormatError("empty file (0 bytes)")
+    if not first.startswith(b"SIMPLE  ="):
+        raise FitsFormatError("not a FITS file: it does not start with a SIMPLE card")
+    if len(first) < BLOCK:
+        raise FitsFormatError(f"truncated FITS header: {len(first)} bytes, a block is {BLOCK}")
+    blocks = [first]
+    total = BLOCK
+    block = first
+    while not _has_end(block):
+        if total >= max_bytes:
+            raise FitsFormatError(f"FITS header larger than {max_bytes} bytes without an END card")
+        block = stream.read(BLOCK)
+        if len(block) < BLOCK:
+            raise FitsFormatError("truncated FITS header: the file ends before the END card")
+        blocks.append(block)
+        total += BLOCK
+    return b"".join(blocks)
+
+
+def _has_end(block: bytes) -> bool:
+    index = block.find(_END)
+    while index >= 0:
+        if index % CARD == 0:
+            return True
+        index = block.find(_END, index + 1)
+    return False
+
+
+def read_header_file(path: Path) -> bytes:
+    """Read the primary header blocks of the file at ``path``."""
+    with path.open("rb") as stream:
+        return read_header_bytes(stream)
+
+
+def parse_header(raw: bytes) -> dict[str, Any]:
+    """Decode header blocks into ``{keyword: value}``.
+
+    Keywords are as astropy names them: ``HIERARCH ESO DPR CATG`` becomes ``ESO DPR CATG``.
+    COMMENT/HISTORY/blank cards are skipped; a repeated keyword keeps its first value (as
+    ``Header[key]`` does).
+    """
+    text = raw.decode("ascii", errors="replace")
+    if "CONTINUE" in text:
+        return _parse_with_astropy(text)
+    values: dict[str, Any] = {}
+    for start in range(0, len(text), CARD):
+        card = text[start : start + CARD]
+        key8 = card[:8]
+        if key8 == "END     ":
+            break
+        if key8 == "HIERARCH":
+            eq = card.find("=", 9)
+            if eq < 0:
+                continue
+            keyword = card[9:eq].strip()
+            field = card[eq + 1 :]
+        elif card[8:10] == "= ":
+            keyword = key8.rstrip()
+            field = card[10:]
+        else:
+            continue  # COMMENT, HISTORY, blank: commentary, no value
+        if keyword in values:
+            continue
+        try:
+            values[keyword] = _parse_value(field)
+        except _NeedAstropyError:
+            values[keyword] = fits.Card.fromstring(card).value
+    return values
+
+
+def extract_keywords(raw: bytes, wanted: frozenset[str]) -> dict[str, Any]:
+    """Decode only the ``wanted`` keywords (astropy names) from header blocks.
+
+    The ingest hot path: skipping the value parse of the hundreds of cards ingest does not store
+    halves the cost per file against :func:`parse_header`.
+    """
+    text = raw.decode("latin-1")
+    if "CONTINUE" in text:
+        return {k: v for k, v in _parse_with_astropy(text).items() if k in wanted}
+    values: dict[str, Any] = {}
+    for start in range(0, len(text), CARD):
+        key8 = text[start : start + 8]
+        if key8 == "HIERARCH":
+            eq = text.find("=", start + 9, start + CARD)
+            if eq < 0:
+                continue
+            keyword = text[start + 9 : eq].rstrip()
+            field_start = eq + 1
+        elif key8 == "END     ":
+            break
+        elif text[start + 8 : start + 10] == "= ":
+            keyword = key8.rstrip()
+            field_start = start + 10
+        else:
+            continue
+        if keyword in wanted and keyword not in values:
+            try:
+                values[keyword] = _parse_value(text[field_start : start + CARD])
+            except _NeedAstropyError:
+                values[keyword] = fits.Card.fromstring(text[start : start + CARD]).value
+    return values
+
+
+class _NeedAstropyError(Exception):
+    pass
+
+
+def _parse_value(field: str) -> Any:
+    field = field.lstrip()
+    if not field:
+        return None
+    if field[0] == "'":
+        end = 1
+        parts = []
+        while True:
+            quote = field.find("'", end)
+            if quote < 0:
+                raise _NeedAstropyError
+            parts.append(field[end:quote])
+            if field[quote + 1 : quote + 2] == "'":  # '' is an escaped quote
+                parts.append("'")
+                end = quote + 2
+                continue
+            break
+        return "".join(parts).rstrip()
+    literal = field.split("/", 1)[0].strip()
+    if literal == "T":
+        return True
+    if literal == "F":
+        return False
+    if not literal:
+        return None
+    if _INTEGER.match(literal):
+        return int(literal)
+    if _NUMBER.match(literal):
+        return float(literal.replace("D", "E").replace("d", "e"))
+    raise _NeedAstropyError
+
+
+def _parse_with_astropy(text: str) -> dict[str, Any]:
+    header = fits.Header.fromstring(text)
+    values: dict[str, Any] = {}
+    for card in header.cards:
+        if card.keyword in ("", "COMMENT", "HISTORY") or card.keyword in values:
+            continue
+        values[card.keyword] = card.value
+    return values

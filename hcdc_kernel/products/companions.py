@@ -1,0 +1,85 @@
+"""Companion table product (ECSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from hcdc_kernel.products.provenance import CATEGORY_KEY, software_versions
+
+__all__ = ["COMPANION_COLUMNS", "COMPANION_TABLE_CATEGORY", "CompanionTable"]
+
+COMPANION_TABLE_CATEGORY = "HCI_COMPANION_TABLE"
+
+#: Columns and units. Positions are 0-based pixels of the final derotated
+#: frame; fluxes are in units of the PSF normalised to unit flux in a
+#: 1xFWHM-diameter aperture (as vip-hci).
+COMPANION_COLUMNS: dict[str, u.UnitBase] = {
+    "x": u.pix,
+    "y": u.pix,
+    "sep_px": u.pix,
+    "sep_arcsec": u.arcsec,
+    "pa_deg": u.deg,
+    "flux": u.dimensionless_unscaled,
+    "flux_err": u.dimensionless_unscaled,
+    "contrast": u.dimensionless_unscaled,
+    "delta_mag": u.mag,
+    "snr": u.dimensionless_unscaled,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class CompanionTable:
+    """Detected companions with astrometry, photometry and S/N.
+
+    Attributes
+    ----------
+    table : astropy.table.QTable
+        One row per companion with the :data:`COMPANION_COLUMNS`.
+    meta : Mapping
+        Provenance metadata.
+    """
+
+    table: QTable
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(
+        cls, rows: Sequence[Mapping[str, float]], *, meta: Mapping[str, Any] | None = None
+    ) -> CompanionTable:
+        """Build from plain rows (floats in the column units)."""
+        columns = {
+            name: np.array([float(row[name]) for row in rows], dtype=np.float64) * unit
+            for name, unit in COMPANION_COLUMNS.items()
+        }
+        info = dict(meta or {})
+        info.setdefault("software", software_versions())
+        info[CATEGORY_KEY] = COMPANION_TABLE_CATEGORY
+        return cls(table=QTable(columns, meta=info), meta=info)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def write(self, path: Path | str) -> Path:
+        """Write the ECSV file."""
+        target = Path(path)
+        self.table.write(target, format="ascii.ecsv", overwrite=True)
+        return target
+
+    @classmethod
+    def read(cls, path: Path | str) -> CompanionTable:
+        """Read a table written by :meth:`write`."""
+        table = QTable.read(Path(path), format="ascii.ecsv")
+        meta = dict(table.meta)
+        if meta.get(CATEGORY_KEY) != COMPANION_TABLE_CATEGORY:
+            raise ValueError(f"{path} is not a companion table")
+        missing = set(COMPANION_COLUMNS) - set(table.colnames)
+        if missing:
+            raise ValueError(f"{path} lacks columns {sorted(missing)}")
+        return cls(table=table, meta=meta)

@@ -1,0 +1,202 @@
+"""Contrast-curve product: FITS binary table and ECSV with provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+from numpy.typing import NDArray
+
+from hcdc_kernel.products.provenance import (
+    CATEGORY_KEY,
+    header_from_meta,
+    meta_from_header,
+    software_versions,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from hcdc_kernel.hci.contrast import ContrastCurveResult
+
+__all__ = ["CONTRAST_CURVE_CATEGORY", "ContrastCurve"]
+
+CONTRAST_CURVE_CATEGORY = "HCI_CONTRAST_CURVE"
+
+_COLUMNS = ("separation_px", "separation_arcsec", "contrast", "throughput", "noise", "sigma")
+
+
+@dataclass(frozen=True, eq=False)
+class ContrastCurve:
+    """A contrast curve as published: one row per separation plus provenance.
+
+    Attributes
+    ----------
+    separation_px : astropy.units.Quantity
+        Separations in pixels (``u.pix``).
+    separation_arcsec : astropy.units.Quantity
+        Separations in arcsec.
+    contrast : numpy.ndarray
+        Detection limit (flux ratio) at ``sigma_level``.
+    throughput : numpy.ndarray
+        Algorithm throughput.
+    noise : numpy.ndarray
+        Aperture-flux noise of the companion-free image (cube units).
+    sigma : numpy.ndarray
+        Threshold applied at each separation (Student-corrected level).
+    sigma_level : float
+        Gaussian-equivalent confidence level (e.g. 5).
+    algorithm : str
+        Post-processing algorithm.
+    params : Mapping
+        Algorithm parameters.
+    injection : Mapping
+        Fake-companion settings.
+    software : Mapping
+        Software versions.
+    extra : Mapping
+        Anything else worth keeping (star flux, FWHM, pixel scale, inputs...).
+    """
+
+    separation_px: u.Quantity
+    separation_arcsec: u.Quantity
+    contrast: NDArray[np.float64]
+    throughput: NDArray[np.float64]
+    noise: NDArray[np.float64]
+    sigma: NDArray[np.float64]
+    sigma_level: float
+    algorithm: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    injection: Mapping[str, Any] = field(default_factory=dict)
+    software: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_result(
+        cls, result: ContrastCurveResult, *, extra: Mapping[str, Any] | None = None
+    ) -> ContrastCurve:
+        """Build the product from :func:`hcdc_kernel.hci.contrast.contrast_curve`'s result."""
+        info: dict[str, Any] = {
+            "star_flux": result.star_flux,
+            "fwhm_px": result.fwhm,
+            "pxscale_arcsec": result.pxscale,
+            "student": result.student,
+        }
+        info.update(extra or {})
+        return cls(
+            separation_px=np.asarray(result.separation_px) * u.pix,
+            separation_arcsec=np.asarray(result.separation_arcsec) * u.arcsec,
+            contrast=np.asarray(result.contrast),
+            throughput=np.asarray(result.throughput),
+            noise=np.asarray(result.noise),
+            sigma=np.asarray(result.sigma_effective),
+            sigma_level=result.sigma,
+            algorithm=result.algorithm,
+            params=dict(result.params),
+            injection=dict(result.injection),
+            software=software_versions(),
+            extra=info,
+        )
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """Provenance metadata as stored in the files."""
+        return {
+            "category": CONTRAST_CURVE_CATEGORY,
+            "sigma_level": float(self.sigma_level),
+            "algorithm": self.algorithm,
+            "params": dict(self.params),
+            "injection": dict(self.injection),
+            "software": dict(self.software),
+            "extra": dict(self.extra),
+        }
+
+    def to_table(self) -> QTable:
+        """The curve as an astropy table with units and the provenance in ``meta``."""
+        return QTable(
+            [
+                self.separation_px,
+                self.separation_arcsec,
+                self.contrast,
+                self.throughput,
+                self.noise,
+                self.sigma,
+            ],
+            names=_COLUMNS,
+            meta=self.meta,
+        )
+
+    @classmethod
+    def from_table(cls, table: QTable, meta: Mapping[str, Any]) -> ContrastCurve:
+        """Inverse of :meth:`to_table`."""
+        return cls(
+            separation_px=u.Quantity(table["separation_px"]).to(u.pix),
+            separation_arcsec=u.Quantity(table["separation_arcsec"]).to(u.arcsec),
+            contrast=np.asarray(table["contrast"], dtype=np.float64),
+            throughput=np.asarray(table["throughput"], dtype=np.float64),
+            noise=np.asarray(table["noise"], dtype=np.float64),
+            sigma=np.asarray(table["sigma"], dtype=np.float64),
+            sigma_level=float(meta["sigma_level"]),
+            algorithm=str(meta["algorithm"]),
+            params=dict(meta.get("params", {})),
+            injection=dict(meta.get("injection", {})),
+            software=dict(meta.get("software", {})),
+            extra=dict(meta.get("extra", {})),
+        )
+
+    def write_ecsv(self, path: Path | str) -> Path:
+        """Write the ECSV file (units and metadata in its YAML header)."""
+        target = Path(path)
+        self.to_table().write(target, format="ascii.ecsv", overwrite=True)
+        return target
+
+    def write_fits(self, path: Path | str) -> Path:
+        """Write a FITS file whose first extension is the binary table."""
+        target = Path(path)
+        table = self.to_table()
+        table.meta = {}
+        hdu = fits.table_to_hdu(table)
+        hdu.header.extend(header_from_meta(CONTRAST_CURVE_CATEGORY, self.meta))
+        hdu.name = "CONTRAST_CURVE"
+        primary = fits.PrimaryHDU(header=header_from_meta(CONTRAST_CURVE_CATEGORY, self.meta))
+        fits.HDUList([primary, hdu]).writeto(target, overwrite=True)
+        return target
+
+    @classmethod
+    def read(cls, path: Path | str) -> ContrastCurve:
+        """Read a curve written by :meth:`write_ecsv` or :meth:`write_fits`."""
+        source = Path(path)
+        if source.suffix.lower() in {".fits", ".fit", ".fts"}:
+            with fits.open(source) as hdul:
+                category, meta = meta_from_header(hdul[0].header)
+                if category != CONTRAST_CURVE_CATEGORY or len(hdul) < 2:
+                    raise ValueError(f"{source} is not a contrast curve ({category!r})")
+                table = QTable.read(hdul[1])
+        else:
+            table = QTable.read(source, format="ascii.ecsv")
+            meta = dict(table.meta)
+            category = str(meta.get("category", ""))
+        if category != CONTRAST_CURVE_CATEGORY:
+            raise ValueError(f"{source} is not a contrast curve ({CATEGORY_KEY}={category!r})")
+        return cls.from_table(table, meta)
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Plot the contrast (log scale) against separation in arcsec."""
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots()
+        label = kwargs.pop("label", f"{self.algorithm} ({self.sigma_level:g}σ)")
+        ax.plot(self.separation_arcsec.to_value(u.arcsec), self.contrast, label=label, **kwargs)
+        ax.set_yscale("log")
+        ax.set_xlabel("Separation [arcsec]")
+        ax.set_ylabel(f"{self.sigma_level:g}σ contrast")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        return ax

@@ -1,0 +1,1 @@
+"""hcdc_server: the shared hcdc service (database, JSON API, ingest, dispatcher)."""

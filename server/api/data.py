@@ -1,0 +1,72 @@
+"""Data file detail, FITS header, file download (HTTP ranges) and download scripts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from hcdc_server.api.deps import FactoryDep, HeaderCaller
+from hcdc_server.api.errors import ERROR_RESPONSES
+from hcdc_server.models.api import DownloadScriptRequest
+from hcdc_server.models.catalog import DataDetail, DataHeader
+
+router = APIRouter(prefix="/api", tags=["data"])
+
+
+@router.get("/data/{data_id}", summary="One data file", responses=ERROR_RESPONSES)
+def get_data(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> DataDetail:
+    """The seed's data detail columns and every stored column of the file."""
+    return factory.catalog().data(caller.viewer, data_id)
+
+
+@router.get(
+    "/data/{data_id}/header", summary="Full FITS header of a data file", responses=ERROR_RESPONSES
+)
+def get_header(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> DataHeader:
+    """The primary header, keyword -> value (``HIERARCH ESO X`` as ``ESO X``)."""
+    return factory.catalog().header(caller.viewer, data_id)
+
+
+@router.get(
+    "/data/{data_id}/file",
+    summary="Download a data file",
+    response_class=FileResponse,
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"application/fits": {}}, "description": "The whole file"},
+        206: {"description": "The requested byte range (`Range: bytes=a-b`)"},
+        416: {"description": "Range not satisfiable"},
+    },
+)
+def get_file(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> FileResponse:
+    """The registered file; supports ``Range`` (206, ``Content-Range``; 416 when outside)."""
+    found = factory.downloads().file(caller.viewer, data_id)
+    return FileResponse(found.path, filename=found.filename, media_type="application/fits")
+
+
+@router.post(
+    "/download_script",
+    summary="A bash script downloading a selection",
+    response_class=PlainTextResponse,
+    responses={**ERROR_RESPONSES, 200: {"content": {"text/x-shellscript": {}}}},
+)
+def download_script(
+    body: DownloadScriptRequest, request: Request, caller: HeaderCaller, factory: FactoryDep
+) -> PlainTextResponse:
+    """curl commands for the chosen files; the token travels in a header, never in a URL."""
+    downloads = factory.downloads()
+    entries = downloads.selection(
+        caller.viewer, data_ids=body.data_ids, browse_filters=body.browse_filters
+    )
+    script = downloads.script(
+        entries,
+        base_url=str(request.base_url),
+        login=caller.viewer.login,
+        token=caller.token,
+        folder=body.folder,
+    )
+    return PlainTextResponse(
+        script,
+        media_type="text/x-shellscript",
+        headers={"Content-Disposition": 'attachment; filename="hcdc-download.sh"'},
+    )

@@ -1,0 +1,86 @@
+"""One rendering of every error: ``{"error": code, "message": text}`` with its HTTP status.
+
+The seed's contract answers a malformed request with 400 (not FastAPI's 422) naming the part
+at fault; unexpected failures are logged and answered with a bare 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hcdc_server.exceptions import HcdcError
+from hcdc_server.models.api import ErrorResponse
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    416: "range_not_satisfiable",
+}
+
+#: Documented on every route that can fail this way.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Malformed request; the message names the part"},
+    401: {"model": ErrorResponse, "description": "Missing or invalid login or token"},
+    403: {"model": ErrorResponse, "description": "Not allowed for this user"},
+    404: {"model": ErrorResponse, "description": "Not found, or not visible to this user"},
+}
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+def describe_validation_error(exc: RequestValidationError) -> str:
+    """The first few validation errors as ``field: problem``."""
+    parts = []
+    for error in exc.errors()[:3]:
+        location = [str(p) for p in error.get("loc", ()) if p != "body"]
+        if error.get("type") == "json_invalid":
+            parts.append(f"malformed JSON body ({error.get('ctx', {}).get('error', 'invalid')})")
+            continue
+        field = ".".join(location) or "body"
+        parts.append(f"{field}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _hcdc_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HcdcError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(
+        error_body("invalid_input", describe_validation_error(exc)), status_code=400
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(HcdcError, _hcdc_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,62 @@
+"""Workspaces, their membership, and the caller (``/api/me``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from hcdc_server.api.deps import FactoryDep, HeaderCaller
+from hcdc_server.api.errors import ERROR_RESPONSES
+from hcdc_server.models.api import MemberUpdate, WorkspaceCreate
+from hcdc_server.models.catalog import Me
+from hcdc_server.models.users import WorkspaceModel
+
+router = APIRouter(prefix="/api", tags=["workspaces"])
+_WRITE_ERRORS = {**ERROR_RESPONSES, 409: ERROR_RESPONSES[400] | {"description": "Name taken"}}
+
+
+@router.get("/me", summary="The caller and their workspaces", responses=ERROR_RESPONSES)
+def me(caller: HeaderCaller, factory: FactoryDep) -> Me:
+    return factory.workspace_access().me(caller.viewer)
+
+
+@router.get("/workspaces", summary="Workspaces the caller belongs to", responses=ERROR_RESPONSES)
+def list_workspaces(caller: HeaderCaller, factory: FactoryDep) -> list[WorkspaceModel]:
+    """Every workspace for admins."""
+    return factory.workspace_access().list_visible(caller.viewer)
+
+
+@router.post("/workspaces", status_code=201, summary="Create a workspace", responses=_WRITE_ERRORS)
+def create_workspace(
+    body: WorkspaceCreate, caller: HeaderCaller, factory: FactoryDep
+) -> WorkspaceModel:
+    """The caller becomes its owner (restricted users may not create workspaces)."""
+    return factory.workspace_access().create(
+        caller.viewer, body.name, description=body.description, group_name=body.group_name
+    )
+
+
+@router.get("/workspaces/{name}", summary="One workspace", responses=ERROR_RESPONSES)
+def get_workspace(name: str, caller: HeaderCaller, factory: FactoryDep) -> WorkspaceModel:
+    return factory.workspace_access().get(caller.viewer, name)
+
+
+@router.put(
+    "/workspaces/{name}/members/{login}",
+    summary="Add a member or change their role",
+    responses=ERROR_RESPONSES,
+)
+def set_member(
+    name: str, login: str, body: MemberUpdate, caller: HeaderCaller, factory: FactoryDep
+) -> WorkspaceModel:
+    """Owners and admins only."""
+    return factory.workspace_access().set_member(caller.viewer, name, login, body.role)
+
+
+@router.delete(
+    "/workspaces/{name}/members/{login}", summary="Remove a member", responses=ERROR_RESPONSES
+)
+def remove_member(
+    name: str, login: str, caller: HeaderCaller, factory: FactoryDep
+) -> WorkspaceModel:
+    """Owners and admins, or a member leaving."""
+    return factory.workspace_access().remove_member(caller.viewer, name, login)

@@ -1,0 +1,207 @@
+"""hcdc settings: environment variables ``HCDC_*`` and an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Every setting of the hcdc service, worker and CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="HCDC_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./hcdc-data"),
+        title="Data directory",
+        description="Root of hcdc's files: SQLite database, copied raw data, job directories.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        title="Database URL",
+        description="SQLAlchemy URL; default is a SQLite file `hcdc.sqlite` in the data directory.",
+    )
+    executor: Literal["local", "slurm"] = Field(
+        default="local", title="Executor", description="Where recipes run: `local` or `slurm`."
+    )
+    data_roots: list[Path] = Field(
+        default_factory=list,
+        title="Extra data roots",
+        description="Folders besides the data directory from which files may be referenced.",
+    )
+    ingest_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        title="Ingest workers",
+        description="Processes that read headers and checksums in parallel during large ingests.",
+    )
+    token_days: int = Field(
+        default=365, title="Token lifetime (days)", description="Default lifetime of new tokens."
+    )
+    shared_dir: Path | None = Field(
+        default=None,
+        title="Shared data directory",
+        description="Folder holding `data/naco_betapic` for the demo; default: `../shared` "
+        "beside the hcdc checkout or the working directory, when present.",
+    )
+    simbad_tap_url: str = Field(
+        default="https://simbad.cds.unistra.fr/simbad/sim-tap",
+        title="SIMBAD TAP URL",
+        description="TAP service used to resolve target names.",
+    )
+    simbad_timeout_s: float = Field(
+        default=5.0, title="SIMBAD timeout (s)", description="Network timeout of SIMBAD queries."
+    )
+    resolve_targets: bool = Field(
+        default=True,
+        title="Resolve targets",
+        description="Query SIMBAD for new targets during ingest (offline degrades to headers).",
+    )
+    root_path: str = Field(
+        default="",
+        title="URL prefix",
+        description="Path prefix the service is reached under behind a proxy, e.g. "
+        "`/services/hcdc/` behind JupyterHub; requests without it are served too.",
+    )
+    hub_ip: str = Field(
+        default="127.0.0.1",
+        title="Hub address",
+        description="Address the JupyterHub proxy listens on (`0.0.0.0`: every interface).",
+    )
+    hub_port: int = Field(
+        default=8000, title="Hub port", description="Public port of the JupyterHub proxy."
+    )
+    hub_api_port: int = Field(
+        default=8081, title="Hub API port", description="Internal port of the JupyterHub process."
+    )
+    proxy_api_port: int = Field(
+        default=8001, title="Proxy API port", description="REST port of configurable-http-proxy."
+    )
+    hub_service_port: int = Field(
+        default=8082,
+        title="Service port under the hub",
+        description="Loopback port of the hcdc service that JupyterHub runs as `/services/hcdc/`.",
+    )
+    hub_public_url: str | None = Field(
+        default=None,
+        title="Hub public URL",
+        description="URL users reach the hub at, e.g. `https://hcdc.example.org` behind TLS; "
+        "default `http://<hub address>:<hub port>`.",
+    )
+    hub_api_token: SecretStr | None = Field(
+        default=None,
+        title="Hub service token",
+        description="Secret shared by JupyterHub and the hcdc service (the service's hub API "
+        "token); default: generated once into `<data dir>/hub/service-token`.",
+    )
+    hub_create_users: bool = Field(
+        default=False,
+        title="Create users at spawn",
+        description="Create an hcdc user for a hub user who has none when their server starts "
+        "(for sites whose authenticator is not hcdc's, e.g. OAuth or LDAP).",
+    )
+    hub_idle_timeout_s: int = Field(
+        default=3600,
+        title="Idle timeout (s)",
+        description="The idle culler stops user servers inactive for this long.",
+    )
+    home_dir: Path | None = Field(
+        default=None,
+        title="Home directories",
+        description="Root of per-user homes (one folder per login); default `<data dir>/home`.",
+    )
+    hub_config: Path | None = Field(
+        default=None,
+        title="JupyterHub configuration file",
+        description="The file `hcdc up` runs JupyterHub with; default hcdc's "
+        "`hub_config/jupyterhub_config.py` (a site's file can `load_subconfig` it, then override).",
+    )
+    dashboards_dir: Path | None = Field(
+        default=None,
+        title="Dashboards folder",
+        description="Voila dashboards linked into every home; default: `dashboards/` of the "
+        "hcdc checkout, when present.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment, then the TOML file named by ``HCDC_CONFIG``."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("HCDC_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hcdc.sqlite').resolve()}"
+
+    @property
+    def resolved_shared_dir(self) -> Path | None:
+        """The shared data folder, if one is configured or found beside the checkout."""
+        if self.shared_dir is not None:
+            return self.shared_dir
+        checkout = Path(__file__).resolve().parents[1]
+        for candidate in (checkout.parent / "shared", Path.cwd().parent / "shared"):
+            if (candidate / "data").is_dir():
+                return candidate
+        return None
+
+    @property
+    def raw_dir(self) -> Path:
+        """Where copied raw files live."""
+        return self.data_dir / "raw"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where job directories live."""
+        return self.data_dir / "jobs"
+
+    @property
+    def resolved_home_dir(self) -> Path:
+        """Root of the per-user home directories."""
+        return self.home_dir if self.home_dir is not None else self.data_dir / "home"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        """Shared folders of workspaces, one per workspace name."""
+        return self.data_dir / "workspaces"
+
+    @property
+    def hub_dir(self) -> Path:
+        """JupyterHub's state: its database, cookie secret and the service token."""
+        return self.data_dir / "hub"
+
+    @property
+    def resolved_hub_public_url(self) -> str:
+        """The URL users reach the hub at."""
+        if self.hub_public_url:
+            return self.hub_public_url.rstrip("/")
+        host = "127.0.0.1" if self.hub_ip in ("", "0.0.0.0") else self.hub_ip  # noqa: S104
+        return f"http://{host}:{self.hub_port}"
+
+    @property
+    def resolved_dashboards_dir(self) -> Path | None:
+        """The Voila dashboards folder, if configured or found in the checkout."""
+        if self.dashboards_dir is not None:
+            return self.dashboards_dir
+        candidate = Path(__file__).resolve().parents[1] / "dashboards"
+        return candidate if candidate.is_dir() else None

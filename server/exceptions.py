@@ -1,0 +1,44 @@
+"""One error hierarchy for hcdc: each error carries a code and an HTTP status."""
+
+from __future__ import annotations
+
+
+class HcdcError(Exception):
+    """Base of every hcdc error; ``code`` is stable, ``status`` the HTTP status for the API."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(HcdcError):
+    code = "invalid_input"
+    status = 400
+
+
+class AuthenticationError(HcdcError):
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDeniedError(HcdcError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFoundError(HcdcError):
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(HcdcError):
+    code = "conflict"
+    status = 409
+
+
+class StorageError(HcdcError):
+    code = "storage_error"
+    status = 503

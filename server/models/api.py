@@ -1,0 +1,106 @@
+"""Pydantic models of the JSON API: the seed's browse request and its four response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+#: Largest page number and page size: keeps offsets within 64-bit SQL integers.
+MAX_PAGE = 10**9
+
+
+class BrowseRequest(BaseModel):
+    """Body of ``process_list`` and ``data_list`` (every setting optional, as in the seed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    browse_filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Filters and switches by their upper-case names. A value is a scalar "
+        '(equality; `*` in a string is a wildcard), a list (any of), `{"min": a, "max": b}` '
+        "(inclusive) or null; a switch takes `true`.",
+    )
+    count: StrictBool = Field(
+        default=False, description='Return `{"count": n}` of the filtered items (ignores limit).'
+    )
+    group: str | None = Field(default=None, description="Group the page's items by this key.")
+    limit: StrictInt = Field(
+        default=10, ge=-1, le=MAX_PAGE, description="Items per page; -1 for all items at once."
+    )
+    extract: str | None = Field(
+        default=None,
+        description="Return only this key's values, or `count(<key>)` / `count()` for how many "
+        "(applied after sort, limit and page).",
+    )
+    page: StrictInt = Field(default=1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+    sort: str = Field(default="id DESC", description="`<key> ASC|DESC`.")
+
+    @field_validator("browse_filters", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class BrowsePage(BaseModel):
+    """A page of items (JSON objects keyed by the lower-case filter names, and ``id``)."""
+
+    items: list[dict[str, Any]]
+    page: int
+    limit: int
+
+
+class BrowseCount(BaseModel):
+    """``count`` set, or ``extract`` as ``count(<key>)``."""
+
+    count: int
+
+
+class BrowseValues(BaseModel):
+    """``extract`` of one key: its values in sort order."""
+
+    values: list[Any]
+
+
+class BrowseGroups(BaseModel):
+    """``group`` set: the page's items (or extracted values, or counts) per key value."""
+
+    groups: dict[str, Any]
+
+
+BrowseResponse = BrowsePage | BrowseCount | BrowseValues | BrowseGroups
+
+
+class ErrorResponse(BaseModel):
+    """Every error: a stable code and a message naming the offending part."""
+
+    error: str = Field(examples=["invalid_input"])
+    message: str = Field(examples=["unknown filter 'RECIPE_NAM' (did you mean RECIPE_NAME?)"])
+
+
+class DownloadScriptRequest(BaseModel):
+    """A selection of data files: ids, or data_list filters (all matching files)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_ids: list[StrictInt] | None = Field(default=None, max_length=100_000)
+    browse_filters: dict[str, Any] | None = None
+    folder: str = Field(
+        default="hcdc-download",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Folder the script downloads into.",
+    )
+
+
+class WorkspaceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[^/]+$")
+    description: str | None = None
+    group_name: str | None = None
+
+
+class MemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: str = Field(pattern=r"^(owner|editor|viewer)$")

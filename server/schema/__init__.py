@@ -1,0 +1,1 @@
+"""hcdc_server.schema."""

@@ -1,0 +1,497 @@
+"""Ingest: FITS files -> data file rows, never stopping at a bad file.
+
+Files are scanned (header, checksum, size check) one by one and written in batches, one
+transaction per batch, so an interrupted ingest loses at most the batch in flight and a re-run
+resumes: a file whose content checksum is known is ``unchanged`` (or has its path updated when it
+moved), never duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hcdc_kernel.frames.header_io import FitsFormatError, extract_keywords, read_header_bytes
+from hcdc_kernel.frames.info import WANTED_KEYWORDS, FrameInfo, frame_info_from_header
+from hcdc_server.exceptions import NotFoundError
+from hcdc_server.models.ingest import IngestRecord
+from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
+from hcdc_server.services.targets import TargetService
+from hcdc_server.services.users import utcnow
+
+_SIZE_KEYWORDS = frozenset({"BITPIX", "GCOUNT", "PCOUNT"})
+_INGEST_KEYWORDS = WANTED_KEYWORDS | _SIZE_KEYWORDS
+_CHUNK = 1 << 20
+_SCIENCE_CATEGORIES = frozenset({"SCIENCE", "PRODUCT"})
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A readable FITS file ready to be stored."""
+
+    path: Path
+    size: int
+    checksum: str
+    info: FrameInfo
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """Counts per status of one ingest run."""
+
+    ingested: int
+    unchanged: int
+    rejected: int
+
+    @property
+    def total(self) -> int:
+        return self.ingested + self.unchanged + self.rejected
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every regular file under ``paths`` (files as given, folders recursively, sorted)."""
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield path
+
+
+def scan_file(path: Path) -> ScannedFile:
+    """Read a file's header and checksum; raise FitsFormatError/OSError naming the problem."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        header = read_header_bytes(stream)
+        digest.update(header)
+        data_bytes = 0
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            data_bytes += len(chunk)
+    keywords = extract_keywords(header, _INGEST_KEYWORDS)
+    expected = _data_size(keywords)
+    if data_bytes < expected:
+        raise FitsFormatError(
+            f"truncated FITS data: the header announces {expected} bytes of data, "
+            f"the file has {data_bytes}"
+        )
+    return ScannedFile(
+        path=path,
+        size=len(header) + data_bytes,
+        checksum=digest.hexdigest(),
+        info=frame_info_from_header(keywords),
+    )
+
+
+def _data_size(keywords: dict[str, Any]) -> int:
+    """Bytes of the primary data unit from BITPIX/NAXISn (FITS standard 4.4.1.1)."""
+    try:
+        naxis = int(keywords.get("NAXIS") or 0)
+        if naxis == 0:
+            return 0
+        count = 1
+        for i in range(1, naxis + 1):
+            count *= int(keywords[f"NAXIS{i}"])
+        bitpix = abs(int(keywords["BITPIX"]))
+        gcount = int(keywords.get("GCOUNT") or 1)
+        pcount = int(keywords.get("PCOUNT") or 0)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FitsFormatError(f"malformed data-size keywords (BITPIX/NAXISn): {exc}") from exc
+    return bitpix // 8 * gcount * (pcount + count)
+
+
+def _scan_or_reason(path: Path) -> ScannedFile | str:
+    try:
+        return scan_file(path)
+    except (FitsFormatError, OSError) as exc:
+        return _reason(exc)
+
+
+def _scan_many(paths: list[Path]) -> list[ScannedFile | str]:
+    return [_scan_or_reason(path) for path in paths]
+
+
+def _chunks(paths: Iterator[Path], size: int) -> Iterator[list[Path]]:
+    chunk: list[Path] = []
+    for path in paths:
+        chunk.append(path)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _Scanner:
+    """Scans files in worker processes: header parsing is CPU-bound Python, so threads don't help.
+
+    The pool starts on the first chunk big enough to pay for it; small ingests stay in-process.
+    """
+
+    _MIN_PARALLEL = 200
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def scan_ahead(
+        self, chunks: Iterator[list[Path]]
+    ) -> Iterator[tuple[list[Path], list[ScannedFile | str]]]:
+        """Scan results chunk by chunk, the next chunk scanning while the caller stores this one."""
+        pending: tuple[list[Path], Callable[[], list[ScannedFile | str]]] | None = None
+        for chunk in chunks:
+            started = (chunk, self._start(chunk))
+            if pending is not None:
+                yield pending[0], pending[1]()
+            pending = started
+        if pending is not None:
+            yield pending[0], pending[1]()
+
+    def _start(self, chunk: list[Path]) -> Callable[[], list[ScannedFile | str]]:
+        if self._workers <= 1 or len(chunk) < self._MIN_PARALLEL:
+            results = [_scan_or_reason(path) for path in chunk]
+            return lambda: results
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("fork")
+            )
+        size = max(1, len(chunk) // (self._workers * 2))
+        futures = [
+            self._pool.submit(_scan_many, chunk[i : i + size]) for i in range(0, len(chunk), size)
+        ]
+        return lambda: [result for future in futures for result in future.result()]
+
+
+class IngestService:
+    """Store FITS files as data files, resolving targets and grouping observations."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        raw_dir: Path,
+        targets: TargetService,
+        workers: int = 1,
+    ) -> None:
+        self._workers = workers
+        self._sessions = sessions
+        self._raw_dir = raw_dir
+        self._targets = targets
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        copy: bool = False,
+        workspace: str | None = None,
+        public: bool = True,
+        user_login: str | None = None,
+        batch_size: int = 1000,
+        on_record: Callable[[IngestRecord], None] | None = None,
+    ) -> IngestSummary:
+        """Ingest files and folders; every file yields exactly one :class:`IngestRecord`."""
+        counts = {"ingested": 0, "unchanged": 0, "rejected": 0}
+        workspace_id, user_id = self._context(workspace, user_login)
+
+        def emit(record: IngestRecord) -> None:
+            counts[record.status] += 1
+            if on_record is not None:
+                on_record(record)
+
+        with _Scanner(self._workers) as scanner:
+            for chunk, results in scanner.scan_ahead(_chunks(iter_files(paths), batch_size)):
+                batch: list[ScannedFile] = []
+                for path, result in zip(chunk, results, strict=True):
+                    if isinstance(result, ScannedFile):
+                        batch.append(result)
+                    else:
+                        emit(IngestRecord(path=str(path), status="rejected", reason=result))
+                if batch:
+                    self._store(batch, copy, workspace_id, user_id, public, emit)
+        return IngestSummary(**counts)
+
+    def _context(self, workspace: str | None, login: str | None) -> tuple[int | None, int | None]:
+        with self._sessions() as session:
+            workspace_id = user_id = None
+            if workspace is not None:
+                workspace_id = session.scalar(
+                    select(Workspace.id).where(Workspace.name == workspace)
+                )
+                if workspace_id is None:
+                    raise NotFoundError(f"no workspace {workspace!r}")
+            if login is not None:
+                user_id = session.scalar(select(User.id).where(User.login == login))
+                if user_id is None:
+                    raise NotFoundError(f"no user {login!r}")
+            return workspace_id, user_id
+
+    def _store(
+        self,
+        batch: list[ScannedFile],
+        copy: bool,
+        workspace_id: int | None,
+        user_id: int | None,
+        public: bool,
+        emit: Callable[[IngestRecord], None],
+    ) -> None:
+        try:
+            records = self._store_batch(batch, copy, workspace_id, user_id, public)
+        except IntegrityError:
+            # A concurrent ingest stored some of these files first: redo one by one, so each
+            # file is judged against what is now in the database.
+            records = []
+            for scanned in batch:
+                try:
+                    records += self._store_batch([scanned], copy, workspace_id, user_id, public)
+                except IntegrityError as exc:
+                    records.append(
+                        IngestRecord(path=str(scanned.path), status="rejected", reason=_reason(exc))
+                    )
+        for record in records:
+            emit(record)
+
+    def _store_batch(
+        self,
+        batch: list[ScannedFile],
+        copy: bool,
+        workspace_id: int | None,
+        user_id: int | None,
+        public: bool,
+    ) -> list[IngestRecord]:
+        records: dict[int, IngestRecord] = {}
+        with self._sessions.begin() as session:
+            known = {
+                row.checksum: row
+                for row in session.execute(
+                    select(DataFile.id, DataFile.checksum, DataFile.path).where(
+                        DataFile.checksum.in_([s.checksum for s in batch])
+                    )
+                )
+            }
+            new: list[tuple[int, ScannedFile, Path]] = []
+            seen: dict[str, Path] = {}
+            for index, scanned in enumerate(batch):
+                row = known.get(scanned.checksum)
+                if row is not None:
+                    records[index] = self._known(session, scanned, row.id, row.path)
+                elif scanned.checksum in seen:
+                    records[index] = _record(
+                        scanned, "unchanged", None, f"same content as {seen[scanned.checksum]}"
+                    )
+                else:
+                    seen[scanned.checksum] = scanned.path
+                    stored_path = self._copy(scanned) if copy else scanned.path.resolve()
+                    new.append((index, scanned, stored_path))
+            if new:
+                infos = [scanned.info for _, scanned, _ in new]
+                target_ids = self._target_ids(session, infos)
+                observation_ids = self._observation_ids(session, infos, target_ids)
+                rows = [
+                    self._row(
+                        scanned, stored_path, copy, user_id, public, target_ids, observation_ids
+                    )
+                    for _, scanned, stored_path in new
+                ]
+                ids = (
+                    session.execute(
+                        insert(DataFile).returning(DataFile.id, sort_by_parameter_order=True), rows
+                    )
+                    .scalars()
+                    .all()
+                )
+                if workspace_id is not None:
+                    session.execute(
+                        insert(WorkspaceData),
+                        [{"workspace_id": workspace_id, "data_file_id": i} for i in ids],
+                    )
+                for (index, scanned, _), new_id in zip(new, ids, strict=True):
+                    records[index] = _record(scanned, "ingested", new_id, None)
+        return [records[i] for i in sorted(records)]
+
+    def _known(
+        self, session: Session, scanned: ScannedFile, file_id: int, path: str
+    ) -> IngestRecord:
+        here = str(scanned.path.resolve())
+        if path == here:
+            return _record(scanned, "unchanged", file_id, None)
+        if not Path(path).exists():
+            session.get_one(DataFile, file_id).path = here
+            return _record(scanned, "unchanged", file_id, f"moved: path updated from {path}")
+        return _record(
+            scanned, "unchanged", file_id, f"same content as data file {file_id} at {path}"
+        )
+
+    def _copy(self, scanned: ScannedFile) -> Path:
+        night = scanned.info.obs_night.isoformat() if scanned.info.obs_night else "undated"
+        dest_dir = self._raw_dir / night
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / scanned.path.name
+        if dest.exists() and dest.resolve() != scanned.path.resolve():
+            dest = dest_dir / f"{scanned.checksum[:12]}_{scanned.path.name}"
+        if dest.resolve() != scanned.path.resolve():
+            tmp = dest.with_name(f".{dest.name}.part")
+            shutil.copyfile(scanned.path, tmp)
+            tmp.replace(dest)  # atomic: a crash never leaves a half-copied file under its name
+        return dest.resolve()
+
+    def _row(
+        self,
+        scanned: ScannedFile,
+        stored_path: Path,
+        copy: bool,
+        user_id: int | None,
+        public: bool,
+        target_ids: dict[str, int | None],
+        observation_ids: dict[str, int],
+    ) -> dict[str, Any]:
+        info = scanned.info
+        name = _target_name(info)
+        target_id = target_ids.get(name) if name else None
+        obs_key = _observation_key(info)
+        naxis = (*info.naxis, None, None, None)
+        return {
+            "path": str(stored_path),
+            "filename": stored_path.name,
+            "checksum": scanned.checksum,
+            "size": scanned.size,
+            "storage": "copy" if copy else "reference",
+            "frame_type": info.frame_type,
+            "classification_reason": info.classification_reason,
+            "instrument": info.instrument,
+            "arm": info.arm,
+            "category": info.category,
+            "dpr_type": info.dpr_type,
+            "dpr_tech": info.dpr_tech,
+            "object": info.object,
+            "target_id": target_id,
+            "observation_id": observation_ids.get(obs_key) if obs_key else None,
+            "date_obs": info.date_obs,
+            "mjd_obs": info.mjd_obs,
+            "obs_night": info.obs_night,
+            "ra": info.ra,
+            "dec": info.dec,
+            "instrument_filter": info.instrument_filter,
+            "dit": info.dit,
+            "ndit": info.ndit,
+            "exptime": info.exptime,
+            "prog_id": info.prog_id,
+            "obs_id": info.obs_id,
+            "readout_mode": info.readout_mode,
+            "derotator_mode": info.derotator_mode,
+            "coronagraph": info.coronagraph,
+            "airmass": info.airmass,
+            "seeing": info.seeing,
+            "tau0": info.tau0,
+            "naxis1": naxis[0],
+            "naxis2": naxis[1],
+            "naxis3": naxis[2],
+            "is_raw": info.category != "PRODUCT",
+            "is_standard": False,
+            "is_public": public,
+            "status": "ok",
+            "ingested_at": utcnow(),
+            "ingested_by": user_id,
+        }
+
+    def _target_ids(self, session: Session, infos: list[FrameInfo]) -> dict[str, int | None]:
+        """Target id per raw target name of the batch (each name resolved once)."""
+        ids: dict[str, int | None] = {}
+        for info in infos:
+            name = _target_name(info)
+            if name and name not in ids:
+                ids[name] = self._targets.target_id(session, name, ra=info.ra, dec=info.dec)
+        return ids
+
+    def _observation_ids(
+        self, session: Session, infos: list[FrameInfo], target_ids: dict[str, int | None]
+    ) -> dict[str, int]:
+        """Observation id per key of the batch, creating observations and their conditions."""
+        keys = {key for info in infos if (key := _observation_key(info))}
+        if not keys:
+            return {}
+        found = {
+            obs.key: obs
+            for obs in session.scalars(select(Observation).where(Observation.key.in_(keys)))
+        }
+        for info in infos:
+            key = _observation_key(info)
+            if key is None:
+                continue
+            obs = found.get(key)
+            if obs is None:
+                obs = found[key] = Observation(
+                    key=key,
+                    instrument=info.instrument,
+                    obs_id=info.obs_id,
+                    obs_name=info.obs_name,
+                    prog_id=info.prog_id,
+                    pi_coi=info.pi_coi,
+                    obs_night=info.obs_night,
+                    date_start=info.date_obs,
+                    derotator_mode=info.derotator_mode,
+                )
+                session.add(obs)
+            if info.category == "SCIENCE":
+                # Conditions of an observation are those of its science frames, not calibrations.
+                name = _target_name(info)
+                obs.target_id = obs.target_id or (target_ids.get(name) if name else None)
+                obs.seeing = obs.seeing if obs.seeing is not None else info.seeing
+                obs.tau0 = obs.tau0 if obs.tau0 is not None else info.tau0
+                obs.airmass = obs.airmass if obs.airmass is not None else info.airmass
+            if info.date_obs and (obs.date_start is None or info.date_obs < obs.date_start):
+                obs.date_start = info.date_obs
+        session.flush()
+        return {key: obs.id for key, obs in found.items()}
+
+
+def _target_name(info: FrameInfo) -> str | None:
+    if info.category not in _SCIENCE_CATEGORIES:
+        return None
+    return info.target_name or info.object
+
+
+def _observation_key(info: FrameInfo) -> str | None:
+    if info.obs_id is None or info.category == "PRODUCT":
+        return None
+    return f"{info.instrument or '?'}:{info.obs_id}"
+
+
+def _record(
+    scanned: ScannedFile, status: str, file_id: int | None, reason: str | None
+) -> IngestRecord:
+    return IngestRecord(
+        path=str(scanned.path),
+        status=status,
+        id=file_id,
+        frame_type=scanned.info.frame_type,
+        obs_night=scanned.info.obs_night,
+        reason=reason,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, FitsFormatError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot read file: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,77 @@
+"""Workspaces through the API: who may list, create and manage membership."""
+
+from __future__ import annotations
+
+from hcdc_server.exceptions import NotFoundError, PermissionDeniedError
+from hcdc_server.models.catalog import Me, MyWorkspace
+from hcdc_server.models.users import MemberRole, UserModel, WorkspaceModel
+from hcdc_server.services.users import UserService
+from hcdc_server.services.visibility import Viewer, may_manage_workspace
+from hcdc_server.services.workspaces import WorkspaceService
+
+
+class WorkspaceAccessService:
+    """Workspace operations checked against the caller's role and memberships."""
+
+    def __init__(self, workspaces: WorkspaceService, users: UserService) -> None:
+        self._workspaces = workspaces
+        self._users = users
+
+    def me(self, viewer: Viewer) -> Me:
+        """The caller and their workspaces with their role in each."""
+        user: UserModel = self._users.get_user(viewer.login)
+        mine = []
+        for workspace in self._workspaces.list_all():
+            for member in workspace.members:
+                if member.user_id == viewer.user_id:
+                    mine.append(MyWorkspace(id=workspace.id, name=workspace.name, role=member.role))
+        return Me(user=user, workspaces=mine)
+
+    def list_visible(self, viewer: Viewer) -> list[WorkspaceModel]:
+        """Every workspace for admins; the caller's own for others."""
+        return [
+            ws
+            for ws in self._workspaces.list_all()
+            if viewer.is_admin or ws.id in viewer.workspace_ids
+        ]
+
+    def get(self, viewer: Viewer, name: str) -> WorkspaceModel:
+        """A workspace the caller belongs to (or any, for admins); 404 otherwise."""
+        workspace = self._workspaces.get(name)
+        if not (viewer.is_admin or workspace.id in viewer.workspace_ids):
+            raise NotFoundError(f"no workspace {name!r}")
+        return workspace
+
+    def create(
+        self,
+        viewer: Viewer,
+        name: str,
+        *,
+        description: str | None = None,
+        group_name: str | None = None,
+    ) -> WorkspaceModel:
+        """A new workspace owned by the caller; restricted users may not create one."""
+        if viewer.role == "restricted":
+            raise PermissionDeniedError("restricted users cannot create workspaces")
+        return self._workspaces.add_workspace(
+            name, description=description, group_name=group_name, owner_login=viewer.login
+        )
+
+    def set_member(self, viewer: Viewer, name: str, login: str, role: MemberRole) -> WorkspaceModel:
+        """Add a member or change their role: owners and admins only."""
+        self._check_manager(viewer, name)
+        return self._workspaces.set_member(name, login, role)
+
+    def remove_member(self, viewer: Viewer, name: str, login: str) -> WorkspaceModel:
+        """Remove a member: owners and admins, or members leaving themselves."""
+        if login != viewer.login:
+            self._check_manager(viewer, name)
+        else:
+            self.get(viewer, name)
+        return self._workspaces.remove_member(name, login)
+
+    def _check_manager(self, viewer: Viewer, name: str) -> None:
+        workspace = self.get(viewer, name)
+        owners = [m.user_id for m in workspace.members if m.role == "owner"]
+        if not may_manage_workspace(viewer, owners):
+            raise PermissionDeniedError(f"only owners of {name!r} and admins manage its members")

@@ -1,0 +1,84 @@
+"""API fixtures: one seeded catalog per database backend, shared by the read-only tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hcdc_server.app import create_app
+from hcdc_server.config import Settings
+from hcdc_server.factory import Factory
+from tests.api.client import ApiClient, api_client
+from tests.api.seed import Catalog, build_catalog
+from tests.conftest import POSTGRES_URL
+
+
+@dataclass
+class Seeded:
+    factory: Factory
+    catalog: Catalog
+    client: ApiClient
+    backend: str
+
+    def headers(self, login: str) -> dict[str, str]:
+        return {"X-Auth-Ident": login, "X-Auth-Token": self.catalog.tokens[login]}
+
+    def browse(self, endpoint: str, login: str = "root", **body: object) -> object:
+        response = self.client.post(f"/api/{endpoint}", json=body, headers=self.headers(login))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def ids(self, endpoint: str, filters: dict, login: str = "root") -> list[int]:
+        result = self.browse(endpoint, login, browse_filters=filters, limit=-1, sort="id ASC")
+        return [item["id"] for item in result["items"]]  # type: ignore[index]
+
+
+def _database(backend: str, folder: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'hcdc.sqlite'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured: set HCDC_TEST_POSTGRES_URL (CI does)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def seeded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    """The seed catalog in a fresh database of each backend, with an API client."""
+    folder = tmp_path_factory.mktemp(f"seed-{request.param}")
+    for url in _database(request.param, folder):
+        settings = Settings(data_dir=folder / "data", database_url=url, resolve_targets=False)
+        factory = Factory(settings)
+        factory.init_database()
+        files = folder / "files"
+        files.mkdir()
+        catalog = build_catalog(factory, folder=files)
+        with api_client(create_app(factory)) as client:
+            yield Seeded(factory, catalog, client, request.param)
+        factory.close()
+
+
+@pytest.fixture
+def app_client(factory: Factory) -> Iterator[ApiClient]:
+    """A client over a fresh, empty database (for tests that write)."""
+    with api_client(create_app(factory)) as client:
+        yield client

@@ -1,0 +1,60 @@
+"""Shared fixtures: a Factory on SQLite and, where HCDC_TEST_POSTGRES_URL is set, on PostgreSQL.
+
+Tests that take the ``factory`` fixture run once per database backend. The PostgreSQL run is
+reported as skipped (with the reason) when no server is configured, never silently passed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hcdc_server.config import Settings
+from hcdc_server.factory import Factory
+from sqlalchemy import create_engine, text
+
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+POSTGRES_URL = os.environ.get("HCDC_TEST_POSTGRES_URL")
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when the shared data is absent."""
+    path = SHARED_DIR.joinpath("data", *parts)
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (CI provides ../shared beside the checkout)")
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database per test: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hcdc.sqlite'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured: set HCDC_TEST_POSTGRES_URL (CI does)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, resolve_targets=False)
+
+
+@pytest.fixture
+def factory(settings: Settings) -> Iterator[Factory]:
+    made = Factory(settings)
+    made.init_database()
+    yield made
+    made.close()

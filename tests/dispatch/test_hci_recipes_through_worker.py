@@ -1,0 +1,65 @@
+"""The hci_* Python recipes run as registered recipes through the dispatcher, errors included."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.io import fits
+from sqlalchemy import select
+
+from hcdc_kernel.products.images import FinalImageProduct
+from hcdc_server.models.processes import LaunchRequest
+from hcdc_server.schema.tables import DataFile, ProcessOutput
+from tests.dispatch.helpers import ingest, run_worker, user_id
+
+
+def _final_image(path, *, with_source: bool) -> None:
+    rng = np.random.default_rng(3)
+    image = rng.normal(0.0, 1.0, (61, 61))
+    if with_source:
+        yy, xx = np.mgrid[:61, :61]
+        image += 12.0 * np.exp(-((xx - 45) ** 2 + (yy - 30) ** 2) / (2 * (4.0 / 2.355) ** 2))
+    FinalImageProduct.create(image, meta={"fwhm_px": 4.0}).write(path)
+
+
+def test_snr_map_recipe_products_are_ingested(factory, tmp_path) -> None:
+    _final_image(tmp_path / "final.fits", with_source=True)
+    (image_id,) = ingest(factory, [tmp_path / "final.fits"])
+    launched = factory.processes().launch(
+        LaunchRequest(recipe="hci_snr_map", selection=[image_id]), user_id=user_id(factory)
+    )
+    pid = launched.processes[0].id
+    run_worker(factory)
+    process = factory.processes().get(pid)
+    assert process.status in ("done", "waiting_validation"), process.error
+    with factory.sessions() as session:
+        rows = session.execute(
+            select(DataFile.frame_type, DataFile.path)
+            .join(ProcessOutput, ProcessOutput.data_file_id == DataFile.id)
+            .where(ProcessOutput.process_id == pid)
+        ).all()
+    assert [r.frame_type for r in rows] == ["HCI_SNR_MAP"]
+    with fits.open(rows[0].path) as hdul:
+        snr = hdul[0].data
+    peak_y, peak_x = np.unravel_index(int(np.nanargmax(snr)), snr.shape)
+    assert (abs(peak_x - 45) <= 1) and (abs(peak_y - 30) <= 1)
+
+
+def test_a_failing_recipe_ends_in_error_with_its_reason(factory, tmp_path) -> None:
+    _final_image(tmp_path / "final.fits", with_source=False)
+    (image_id,) = ingest(factory, [tmp_path / "final.fits"])
+    launched = factory.processes().launch(
+        LaunchRequest(recipe="hci_snr_map", selection=[image_id], params={"fwhm": 0.0}),
+        user_id=user_id(factory),
+    )
+    # Break the input after launch: the recipe must refuse it, not write a silent product.
+    (tmp_path / "final.fits").write_bytes(b"SIMPLE  = garbage")
+    pid = launched.processes[0].id
+    run_worker(factory)
+    process = factory.processes().get(pid)
+    assert process.status == "error"
+    assert process.error
+    with factory.sessions() as session:
+        assert (
+            session.scalars(select(ProcessOutput).where(ProcessOutput.process_id == pid)).all()
+            == []
+        )

@@ -1,0 +1,93 @@
+"""The dashboards through the hub in headless Chromium: log in, review, decide, compare.
+
+One `hcdc up` (quick demo, three processes waiting validation with their products) serves both
+tests; screenshots go to ``test-artifacts/hub/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.hub.browser import chromium_page, log_in, require_browser, screenshot
+from tests.hub.hubtools import RunningHub, prepare_demo, seed_processes, start_hub
+
+pytestmark = [
+    pytest.mark.slow,
+    # Playwright's own event loop warnings are raised in its threads.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> Iterator[tuple[RunningHub, list[int]]]:
+    require_browser()
+    data_dir = tmp_path_factory.mktemp("hub") / "data"
+    factory = prepare_demo(data_dir)
+    seeded = seed_processes(factory, count=3)
+    factory.close()
+    running = start_hub(data_dir)
+    try:
+        yield running, seeded
+    finally:
+        status, left = running.stop()
+        if left:
+            running.kill_everything()
+        assert status == 0 and left == []
+
+
+def _api(hub: RunningHub, path: str) -> dict:
+    headers = {"X-Auth-Ident": hub.info["login"], "X-Auth-Token": hub.info["password"]}
+    reply = httpx.get(f"{hub.url}/services/hcdc{path}", headers=headers, timeout=30)
+    reply.raise_for_status()
+    return reply.json()
+
+
+def test_validation_dashboard_accepts_a_process_for_its_user(hub):
+    running, seeded = hub
+    chosen = seeded[0]
+    with chromium_page() as page:
+        log_in(page, running.url, running.info["login"], running.info["password"])
+        page.goto(running.info["dashboards"]["validation"])
+        queue = page.locator(".hcdc-validation select[multiple]").first
+        queue.wait_for(timeout=120_000)
+        row = queue.locator("option", has_text="seeded 0")
+        row.wait_for(timeout=60_000)
+        assert queue.locator("option").count() == len(seeded)
+        row.click()
+        products = page.locator(".hcdc-products")
+        products.get_by_text(f"process {chosen}: 3 products").wait_for(timeout=60_000)
+        screenshot(page, "validation-selected")
+        page.get_by_label("Comment").fill("companion confirmed")
+        page.get_by_role("button", name="Accept").click()
+        page.get_by_text(f"process {chosen} accepted").wait_for(timeout=60_000)
+        page.wait_for_function(
+            "n => document.querySelectorAll('.hcdc-validation select[multiple] option').length == n",
+            arg=len(seeded) - 1,
+            timeout=60_000,
+        )
+        screenshot(page, "validation-accepted")
+    detail = _api(running, f"/api/processes/{chosen}")
+    assert detail["validation_status"] == "valid"
+    last = detail["validation_history"][-1]
+    assert last["user"] == running.info["login"]
+    assert last["comment"] == "companion confirmed"
+    assert _api(running, f"/api/processes/{seeded[1]}")["validation_status"] == "to_validate"
+
+
+def test_contrast_review_dashboard_draws_the_curves(hub):
+    running, seeded = hub
+    with chromium_page() as page:
+        log_in(page, running.url, running.info["login"], running.info["password"])
+        page.goto(running.info["dashboards"]["contrast_review"])
+        page.locator(".hcdc-contrast-review").wait_for(timeout=120_000)
+        page.get_by_text(f"{len(seeded)} curves, reference").wait_for(timeout=60_000)
+        page.locator(".bk-Canvas, canvas").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # let Bokeh paint before the screenshot
+        assert page.locator("canvas").count() >= 2
+        page.get_by_role("button", name="Export PNG + CSV").click()
+        page.locator("a[download$='.csv']").wait_for(timeout=30_000)
+        assert page.locator("a[download$='.png']").count() == 1
+        screenshot(page, "contrast-review")
