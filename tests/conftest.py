@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+
 from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
-from sqlalchemy import create_engine, text
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("HCDC_TEST_POSTGRES_URL")
