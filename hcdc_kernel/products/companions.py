@@ -1,4 +1,4 @@
-"""Companion table product (ECSV)."""
+"""Companion table product: FITS binary table (what the data center ingests) and ECSV."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
+from astropy.io import fits
 from astropy.table import QTable
 
-from hcdc_kernel.products.provenance import CATEGORY_KEY, software_versions
+from hcdc_kernel.products.provenance import (
+    CATEGORY_KEY,
+    header_from_meta,
+    meta_from_header,
+    software_versions,
+)
 
 __all__ = ["COMPANION_COLUMNS", "COMPANION_TABLE_CATEGORY", "CompanionTable"]
 
@@ -72,14 +78,43 @@ class CompanionTable:
         self.table.write(target, format="ascii.ecsv", overwrite=True)
         return target
 
+    def write_fits(self, path: Path | str) -> Path:
+        """Write a FITS file whose first extension is the table (provenance in both headers)."""
+        target = Path(path)
+        meta = {k: v for k, v in self.meta.items() if k != CATEGORY_KEY}
+        table = QTable(self.table, copy=True)
+        table.meta = {}
+        hdu = fits.table_to_hdu(table)
+        hdu.header.extend(header_from_meta(COMPANION_TABLE_CATEGORY, meta))
+        hdu.name = "COMPANIONS"
+        primary = fits.PrimaryHDU(header=header_from_meta(COMPANION_TABLE_CATEGORY, meta))
+        fits.HDUList([primary, hdu]).writeto(target, overwrite=True)
+        return target
+
     @classmethod
     def read(cls, path: Path | str) -> CompanionTable:
-        """Read a table written by :meth:`write`."""
-        table = QTable.read(Path(path), format="ascii.ecsv")
-        meta = dict(table.meta)
+        """Read a table written by :meth:`write` or :meth:`write_fits`."""
+        source = Path(path)
+        if source.suffix.lower() in {".fits", ".fit", ".fts"}:
+            with fits.open(source) as hdul:
+                category, meta = meta_from_header(hdul[0].header)
+                if category != COMPANION_TABLE_CATEGORY or len(hdul) < 2:
+                    raise ValueError(f"{source} is not a companion table ({category!r})")
+                table = QTable.read(hdul[1])
+            # FITS has no TUNIT for dimensionless columns: restore them as Quantities.
+            for name in table.colnames:
+                if not isinstance(table[name], u.Quantity):
+                    table[name] = (
+                        np.asarray(table[name], dtype=np.float64) * u.dimensionless_unscaled
+                    )
+            meta[CATEGORY_KEY] = category
+            table.meta = meta
+        else:
+            table = QTable.read(source, format="ascii.ecsv")
+            meta = dict(table.meta)
         if meta.get(CATEGORY_KEY) != COMPANION_TABLE_CATEGORY:
-            raise ValueError(f"{path} is not a companion table")
+            raise ValueError(f"{source} is not a companion table")
         missing = set(COMPANION_COLUMNS) - set(table.colnames)
         if missing:
-            raise ValueError(f"{path} lacks columns {sorted(missing)}")
+            raise ValueError(f"{source} lacks columns {sorted(missing)}")
         return cls(table=table, meta=meta)

@@ -63,3 +63,18 @@ def test_a_failing_recipe_ends_in_error_with_its_reason(factory, tmp_path) -> No
             session.scalars(select(ProcessOutput).where(ProcessOutput.process_id == pid)).all()
             == []
         )
+
+
+def test_companion_table_fits_is_ingested_as_a_level3_product(factory, tmp_path) -> None:
+    """The companion table recipe links its FITS table: ingest must classify it, not reject it."""
+    from hcdc_kernel.products.companions import CompanionTable
+
+    row = {
+        "x": 61.2, "y": 70.4, "sep_px": 16.6, "sep_arcsec": 0.452, "pa_deg": 314.9,
+        "flux": 660.0, "flux_err": 32.0, "contrast": 5.5e-4, "delta_mag": 8.15, "snr": 11.0,
+    }  # fmt: skip
+    path = CompanionTable.from_rows([row]).write_fits(tmp_path / "companions.fits")
+    (data_id,) = ingest(factory, [path])
+    with factory.sessions() as session:
+        frame_type = session.scalar(select(DataFile.frame_type).where(DataFile.id == data_id))
+    assert frame_type == "HCI_COMPANION_TABLE"

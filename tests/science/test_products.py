@@ -92,13 +92,15 @@ def test_image_products_round_trip(tmp_path, product_class):
     assert back.meta["software"] == software_versions()
 
 
-def test_companion_table_round_trip(tmp_path):
+@pytest.mark.parametrize("suffix", ["ecsv", "fits"])
+def test_companion_table_round_trip(tmp_path, suffix):
     row = {
         "x": 61.2, "y": 70.4, "sep_px": 16.5, "sep_arcsec": 0.4486, "pa_deg": 211.3,
         "flux": 420.0, "flux_err": 12.0, "contrast": 5.5e-4, "delta_mag": 8.15, "snr": 9.3,
     }
     table = CompanionTable.from_rows([row], meta={"algorithm": "negfc"})
-    path = table.write(tmp_path / "companions.ecsv")
+    target = tmp_path / f"companions.{suffix}"
+    path = table.write(target) if suffix == "ecsv" else table.write_fits(target)
     back = CompanionTable.read(path)
     assert len(back) == 1
     assert back.table["sep_arcsec"].unit == u.arcsec

@@ -105,8 +105,9 @@ def run(run: RecipeRun) -> None:
     table.table["pa_deg_err"] = error_array[:, 1] * u.deg
     table.table["contrast_err"] = error_array[:, 2] * u.dimensionless_unscaled
     qc = {"n_companions": len(rows), "snr_max": float(np.max(snr))}
-    path = table.write(run.path("companions.ecsv"))
-    run.add_product(path, COMPANION_TABLE_CATEGORY, qc)
+    # FITS first: it is what the data center ingests and links as the process output.
+    run.add_product(table.write_fits(run.path("companions.fits")), COMPANION_TABLE_CATEGORY, qc)
+    run.add_product(table.write(run.path("companions.ecsv")), COMPANION_TABLE_CATEGORY, qc)
     final_path = run.path("final_image.fits")
     FinalImageProduct.create(result.final, meta=meta).write(final_path)
     run.add_product(final_path, FinalImageProduct.category)
