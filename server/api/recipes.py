@@ -36,9 +36,7 @@ def get_recipe(
     name: str, factory: FactoryDep, _caller: HeaderCaller, version: str | None = None
 ) -> RecipeModel:
     """A recipe version; 404 when unknown."""
-    recipes = factory.recipes().list_recipes(include_hidden=True)
-    recipe_id, _ = factory.recipes().get(name, version)
-    return next(r for r in recipes if r.id == recipe_id)
+    return factory.recipes().model(name, version)
 
 
 @router.get("/workflows", summary="List workflows (DAGs of recipe steps)")

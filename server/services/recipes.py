@@ -9,10 +9,12 @@ this installation, never stored.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.recipes.registry import builtin_recipes, with_availability
@@ -29,6 +31,7 @@ class RecipeService:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
         self._synced = False
+        self._sync_lock = threading.Lock()
 
     def sync_builtin(self, specs: Sequence[RecipeSpec] | None = None) -> int:
         """Insert built-in recipe versions not yet in the database; return how many."""
@@ -49,8 +52,16 @@ class RecipeService:
         return added
 
     def _ensure(self) -> None:
-        if not self._synced:
-            self.sync_builtin()
+        if self._synced:
+            return
+        # Concurrent first requests (threads here, or the worker's process) race to store them.
+        with self._sync_lock:
+            if self._synced:
+                return
+            try:
+                self.sync_builtin()
+            except IntegrityError:
+                self.sync_builtin()  # another process stored them first: now they are there
 
     def list_recipes(self, *, include_hidden: bool = False) -> list[RecipeModel]:
         """Every recipe version (current first per name), with JSON Schema of its parameters."""
@@ -62,6 +73,13 @@ class RecipeService:
             rows = list(session.scalars(query))
             presets = _presets(session, [r.id for r in rows])
             return [_model(r, presets.get(r.id, {})) for r in rows]
+
+    def model(self, name: str, version: str | None = None) -> RecipeModel:
+        """One version (default the current) as the API shows it; 404 when unknown."""
+        self._ensure()
+        with self._sessions() as session:
+            row = self._row(session, name, version)
+            return _model(row, _presets(session, [row.id]).get(row.id, {}))
 
     def get(self, name: str, version: str | None = None) -> tuple[int, RecipeSpec]:
         """The row id and spec (availability checked here) of a version, default the current."""
