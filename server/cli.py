@@ -297,14 +297,21 @@ def member_remove(ctx: click.Context, name: str, login: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="Level of the server's log (access log at info); tokens are always redacted.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
     """Serve the hcdc JSON API (OpenAPI docs at /docs)."""
     from hcdc_server.app import run_server
 
     with _factory(ctx) as factory:
         factory.init_database()
-        run_server(factory, host=host, port=port)
+        run_server(factory, host=host, port=port, log_level=log_level)
 
 
 @main.command()

@@ -43,8 +43,20 @@ class Settings(BaseSettings):
         title="Ingest workers",
         description="Processes that read headers and checksums in parallel during large ingests.",
     )
+    ingest_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        title="Ingest batch size",
+        description="Files stored per transaction; an interrupted ingest redoes at most one batch.",
+    )
     token_days: int = Field(
         default=365, title="Token lifetime (days)", description="Default lifetime of new tokens."
+    )
+    max_upload_bytes: int = Field(
+        default=1 << 30,
+        ge=1,
+        title="Largest upload (bytes)",
+        description="Largest FITS file accepted by `POST /api/data` (larger ones get HTTP 413).",
     )
     shared_dir: Path | None = Field(
         default=None,
@@ -179,6 +191,11 @@ class Settings(BaseSettings):
     def resolved_home_dir(self) -> Path:
         """Root of the per-user home directories."""
         return self.home_dir if self.home_dir is not None else self.data_dir / "home"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files uploaded through the API are kept (one folder per content)."""
+        return self.data_dir / "uploads"
 
     @property
     def workspaces_dir(self) -> Path:

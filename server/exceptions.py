@@ -39,6 +39,18 @@ class ConflictError(HcdcError):
     status = 409
 
 
+class TooLargeError(HcdcError):
+    code = "too_large"
+    status = 413
+
+
+class UnprocessableError(HcdcError):
+    """Well-formed request whose content cannot be used (a file that is not valid FITS)."""
+
+    code = "invalid_file"
+    status = 422
+
+
 class StorageError(HcdcError):
     code = "storage_error"
     status = 503

@@ -15,9 +15,11 @@ from hcdc_server.services.browse import BrowseService
 from hcdc_server.services.catalog import CatalogService
 from hcdc_server.services.downloads import DownloadService
 from hcdc_server.services.ingest import IngestService
+from hcdc_server.services.process_access import ProcessAccessService
 from hcdc_server.services.processes import ProcessService
 from hcdc_server.services.recipes import RecipeService
 from hcdc_server.services.targets import TargetService
+from hcdc_server.services.uploads import UploadService
 from hcdc_server.services.users import UserService
 from hcdc_server.services.workflows import WorkflowService
 from hcdc_server.services.workspace_access import WorkspaceAccessService
@@ -64,6 +66,7 @@ class Factory:
             raw_dir=self.settings.raw_dir,
             targets=self.targets(),
             workers=self.settings.ingest_workers,
+            batch_size=self.settings.ingest_batch_size,
         )
 
     @cached_property
@@ -80,6 +83,15 @@ class Factory:
     def workflows(self) -> WorkflowService:
         return WorkflowService(self.sessions, processes=self.processes())
 
+    def process_access(self) -> ProcessAccessService:
+        """Launches and process actions checked against the caller (what the API uses)."""
+        processes = self.processes()
+        return ProcessAccessService(
+            self.sessions,
+            processes=processes,
+            workflows=WorkflowService(self.sessions, processes=processes),
+        )
+
     def auth(self) -> AuthService:
         return AuthService(self.sessions, self.users())
 
@@ -93,7 +105,16 @@ class Factory:
         return DownloadService(self.sessions)
 
     def workspace_access(self) -> WorkspaceAccessService:
-        return WorkspaceAccessService(self.workspaces(), self.users())
+        return WorkspaceAccessService(self.workspaces(), self.users(), self.sessions)
+
+    def uploads(self) -> UploadService:
+        return UploadService(
+            self.sessions,
+            ingest=self.ingest(),
+            workspaces=self.workspaces(),
+            uploads_dir=self.settings.uploads_dir,
+            max_bytes=self.settings.max_upload_bytes,
+        )
 
     def close(self) -> None:
         """Release database connections."""

@@ -100,5 +100,10 @@ class JobSpec:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` so that readers see the old content or the new, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError:
+        # A full disk leaves a partial temporary file: drop it, it holds space for nothing.
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,28 +1,54 @@
-"""Data file detail, FITS header, file download (HTTP ranges) and download scripts."""
+"""Data file detail, FITS header, file download (HTTP ranges), upload and download scripts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from hcdc_server.api.deps import FactoryDep, HeaderCaller
 from hcdc_server.api.errors import ERROR_RESPONSES
 from hcdc_server.models.api import DownloadScriptRequest
 from hcdc_server.models.catalog import DataDetail, DataHeader
+from hcdc_server.models.fields import Id
 
 router = APIRouter(prefix="/api", tags=["data"])
 
 
 @router.get("/data/{data_id}", summary="One data file", responses=ERROR_RESPONSES)
-def get_data(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> DataDetail:
+def get_data(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> DataDetail:
     """The seed's data detail columns and every stored column of the file."""
+    return factory.catalog().data(caller.viewer, data_id)
+
+
+@router.post(
+    "/data",
+    status_code=201,
+    summary="Upload a FITS file into a workspace",
+    responses={
+        **ERROR_RESPONSES,
+        413: ERROR_RESPONSES[400] | {"description": "Larger than the upload limit"},
+        422: ERROR_RESPONSES[400] | {"description": "Not a readable FITS file"},
+    },
+)
+def upload(
+    file: Annotated[UploadFile, File(description="The FITS file.")],
+    workspace: Annotated[str, Form(description="Workspace (editor or owner) to share it with.")],
+    caller: HeaderCaller,
+    factory: FactoryDep,
+) -> DataDetail:
+    """A private data file shared with ``workspace``; known content is shared, not copied."""
+    data_id = factory.uploads().upload(
+        caller.viewer, file.file, filename=file.filename, workspace=workspace
+    )
     return factory.catalog().data(caller.viewer, data_id)
 
 
 @router.get(
     "/data/{data_id}/header", summary="Full FITS header of a data file", responses=ERROR_RESPONSES
 )
-def get_header(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> DataHeader:
+def get_header(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> DataHeader:
     """The primary header, keyword -> value (``HIERARCH ESO X`` as ``ESO X``)."""
     return factory.catalog().header(caller.viewer, data_id)
 
@@ -38,7 +64,7 @@ def get_header(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> DataH
         416: {"description": "Range not satisfiable"},
     },
 )
-def get_file(data_id: int, caller: HeaderCaller, factory: FactoryDep) -> FileResponse:
+def get_file(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> FileResponse:
     """The registered file; supports ``Range`` (206, ``Content-Range``; 416 when outside)."""
     found = factory.downloads().file(caller.viewer, data_id)
     return FileResponse(found.path, filename=found.filename, media_type="application/fits")

@@ -1,7 +1,8 @@
 """One rendering of every error: ``{"error": code, "message": text}`` with its HTTP status.
 
 The seed's contract answers a malformed request with 400 (not FastAPI's 422) naming the part
-at fault; unexpected failures are logged and answered with a bare 500, never a traceback.
+at fault; a database that cannot be reached (or stays locked) answers 503 with Retry-After;
+unexpected failures are logged and answered with a bare 500, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hcdc_server.exceptions import HcdcError
 from hcdc_server.models.api import ErrorResponse
+from hcdc_server.storage.database import (
+    UNAVAILABLE_ERRORS,
+    describe_unavailable,
+    is_unavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +79,58 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_unavailable(exc):
+        return await _unexpected(request, exc)
+    # The client can retry; the driver's text (host, port) stays in the server log.
+    logger.warning(
+        "database unavailable on %s %s: %s",
+        request.method,
+        request.url.path,
+        describe_unavailable(exc),
+    )
+    return JSONResponse(
+        error_body(
+            "database_unavailable",
+            "the database is unavailable at the moment; try again in a few seconds",
+        ),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
 
 
+def _errors_as_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every 4xx body as JSON, also on routes whose success is a file or text.
+
+    FastAPI files an error model under the route's media type (``text/plain`` on a script
+    download), but the error handlers above always answer ``application/json``.
+    """
+    for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
+        for status, response in operation.get("responses", {}).items():
+            content = response.get("content", {})
+            if status.startswith("4") and content and "application/json" not in content:
+                response["content"] = {"application/json": next(iter(content.values()))}
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app`` (and document error bodies as JSON)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _errors_as_json(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_exception_handler(HcdcError, _hcdc_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _database_error)
     app.add_exception_handler(Exception, _unexpected)

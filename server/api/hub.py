@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode
 
 import httpx
@@ -26,6 +26,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response, stat
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hcdc_server.api.errors import ERROR_RESPONSES
 from hcdc_server.exceptions import AuthenticationError, HcdcError, PermissionDeniedError
 from hcdc_server.factory import Factory
 from hcdc_server.models.hub import HubIdentity, HubLogin, ServerGrant
@@ -198,6 +199,10 @@ def _next_url(state: str, root_path: str) -> str:
     return target
 
 
+#: The hub routes answer 401 without the hub token and 403 where there is no hub.
+HUB_ERRORS: dict[int | str, dict[str, Any]] = {c: ERROR_RESPONSES[c] for c in (400, 401, 403)}
+
+
 class HubGuard:
     """Dependency letting through only JupyterHub, which holds the service's hub token."""
 
@@ -206,6 +211,8 @@ class HubGuard:
 
     def __call__(self, authorization: Annotated[str | None, Header()] = None) -> None:
         scheme, _, given = (authorization or "").partition(" ")
+        if not given:
+            raise AuthenticationError("hub token required")
         if self._token is None:
             raise PermissionDeniedError("hcdc is not running behind a hub (no hub token)")
         if scheme.lower() not in ("token", "bearer") or not hmac.compare_digest(
@@ -217,7 +224,7 @@ class HubGuard:
 def hub_router(accounts: HubAccountService, *, hub_token: str | None) -> APIRouter:
     """Routes JupyterHub calls (with the service's hub token), and a liveness probe."""
     router = APIRouter(tags=["hub"])
-    hub_only = APIRouter(dependencies=[Depends(HubGuard(hub_token))])
+    hub_only = APIRouter(dependencies=[Depends(HubGuard(hub_token))], responses=HUB_ERRORS)
 
     @router.get("/api/hub/health")
     def health() -> dict[str, str]:

@@ -1,13 +1,18 @@
-"""Launch and process-action routes: associate, launch, SOF, validation, reprocess, cancel."""
+"""Launch and process-action routes: associate, launch, SOF, log, validation, reprocess, cancel.
+
+Who may do what is :mod:`hcdc_server.services.permissions`'s; handlers only pass the caller.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 
 from hcdc_server.api.deps import FactoryDep, HeaderCaller
 from hcdc_server.api.errors import ERROR_RESPONSES
+from hcdc_server.models.fields import Id
 from hcdc_server.models.processes import (
     AssociationPreview,
     LaunchRequest,
@@ -29,10 +34,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/associate", summary="Preview the inputs of a launch", responses=_ERRORS)
 def associate(
-    body: LaunchRequest, factory: FactoryDep, _caller: HeaderCaller
+    body: LaunchRequest, factory: FactoryDep, caller: HeaderCaller
 ) -> list[AssociationPreview]:
     """Group the selection into runs and associate calibrations (level and reason per slot)."""
-    return factory.processes().preview(body)
+    return factory.process_access().preview(caller.viewer, body)
 
 
 @router.post(
@@ -40,7 +45,7 @@ def associate(
 )
 def launch(body: LaunchRequest, factory: FactoryDep, caller: HeaderCaller) -> LaunchResult:
     """One batch of queued processes; cached results are reused unless ``force``."""
-    return factory.processes().launch(body, user_id=caller.viewer.user_id)
+    return factory.process_access().launch(caller.viewer, body)
 
 
 @router.get(
@@ -49,26 +54,39 @@ def launch(body: LaunchRequest, factory: FactoryDep, caller: HeaderCaller) -> La
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
 )
-def get_sof(process_id: int, factory: FactoryDep, _caller: HeaderCaller) -> Response:
+def get_sof(process_id: Id, factory: FactoryDep, caller: HeaderCaller) -> Response:
     """``<absolute path> <TAG>`` per input, as esorex reads it."""
-    return Response(factory.processes().sof(process_id), media_type="text/plain")
+    return Response(
+        factory.process_access().sof(caller.viewer, process_id), media_type="text/plain"
+    )
+
+
+@router.get(
+    "/processes/{process_id}/log",
+    summary="The log of a process",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, **_ERRORS},
+)
+def get_log(process_id: Id, factory: FactoryDep, caller: HeaderCaller) -> PlainTextResponse:
+    """Everything its job printed; 404 until the job has started."""
+    return PlainTextResponse(factory.process_access().log(caller.viewer, process_id))
 
 
 @router.post("/processes/{process_id}/validation", summary="Validate a process", responses=_ERRORS)
 def validate(
-    process_id: int, body: ValidationRequest, factory: FactoryDep, caller: HeaderCaller
+    process_id: Id, body: ValidationRequest, factory: FactoryDep, caller: HeaderCaller
 ) -> ProcessModel:
     """Set valid / rejected / to_reprocess with a comment (recorded as an event)."""
-    return factory.processes().set_validation(
-        process_id, body.status, user_id=caller.viewer.user_id, comment=body.comment
+    return factory.process_access().set_validation(
+        caller.viewer, process_id, body.status, comment=body.comment
     )
 
 
 @router.get("/processes/{process_id}/validation", summary="Validation history", responses=_ERRORS)
 def validation_events(
-    process_id: int, factory: FactoryDep, _caller: HeaderCaller
+    process_id: Id, factory: FactoryDep, caller: HeaderCaller
 ) -> list[ValidationEventModel]:
-    return factory.processes().validation_events(process_id)
+    return factory.process_access().validation_events(caller.viewer, process_id)
 
 
 @router.post(
@@ -78,21 +96,21 @@ def validation_events(
     responses=_ERRORS,
 )
 def reprocess(
-    process_id: int,
+    process_id: Id,
     factory: FactoryDep,
     caller: HeaderCaller,
     body: ReprocessRequest | None = None,
 ) -> ProcessModel:
     """A new process on the same inputs, linked to (and superseding) the old one."""
     body = body or ReprocessRequest()
-    return factory.processes().reprocess(
-        process_id, user_id=caller.viewer.user_id, params=body.params, version=body.version
+    return factory.process_access().reprocess(
+        caller.viewer, process_id, params=body.params, version=body.version
     )
 
 
 @router.post("/processes/{process_id}/cancel", summary="Cancel a process", responses=_ERRORS)
-def cancel(process_id: int, factory: FactoryDep, caller: HeaderCaller) -> ProcessModel:
-    return factory.processes().cancel(process_id, user_id=caller.viewer.user_id)
+def cancel(process_id: Id, factory: FactoryDep, caller: HeaderCaller) -> ProcessModel:
+    return factory.process_access().cancel(caller.viewer, process_id)
 
 
 @router.post(
@@ -108,7 +126,7 @@ def launch_workflow(
     caller: HeaderCaller,
 ) -> LaunchResult:
     """One queued process per step; steps wait for their parents."""
-    return factory.workflows().launch(name, body, user_id=caller.viewer.user_id)
+    return factory.process_access().launch_workflow(caller.viewer, name, body)
 
 
 __all__ = ["router"]

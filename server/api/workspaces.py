@@ -1,4 +1,4 @@
-"""Workspaces, their membership, and the caller (``/api/me``)."""
+"""Workspaces, their membership and shared data, and the caller (``/api/me``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from hcdc_server.api.deps import FactoryDep, HeaderCaller
 from hcdc_server.api.errors import ERROR_RESPONSES
-from hcdc_server.models.api import MemberUpdate, WorkspaceCreate
+from hcdc_server.models.api import DataShare, MemberUpdate, WorkspaceCreate
 from hcdc_server.models.catalog import Me
 from hcdc_server.models.users import WorkspaceModel
 
@@ -60,3 +60,27 @@ def remove_member(
 ) -> WorkspaceModel:
     """Owners and admins, or a member leaving."""
     return factory.workspace_access().remove_member(caller.viewer, name, login)
+
+
+@router.post(
+    "/workspaces/{name}/data",
+    summary="Share data files with a workspace",
+    responses=ERROR_RESPONSES,
+)
+def share_data(
+    name: str, body: DataShare, caller: HeaderCaller, factory: FactoryDep
+) -> WorkspaceModel:
+    """Editors, owners and admins; every file must be visible to the caller."""
+    return factory.workspace_access().share(caller.viewer, name, body.data_ids)
+
+
+@router.delete(
+    "/workspaces/{name}/data",
+    summary="Remove data files from a workspace",
+    responses=ERROR_RESPONSES,
+)
+def unshare_data(
+    name: str, body: DataShare, caller: HeaderCaller, factory: FactoryDep
+) -> WorkspaceModel:
+    """Editors, owners and admins; the files themselves stay."""
+    return factory.workspace_access().unshare(caller.viewer, name, body.data_ids)

@@ -54,8 +54,14 @@ from hcdc_server.schema.tables import (
 )
 from hcdc_server.services.dependencies import feed_children, stop_descendants
 from hcdc_server.services.users import utcnow
+from hcdc_server.storage.database import UNAVAILABLE_ERRORS, describe_unavailable, is_unavailable
 
 _log = logging.getLogger(__name__)
+
+#: Most seconds between tries while the database is unavailable.
+_MAX_BACKOFF_S = 5.0
+#: Below this many free bytes, a job directory's filesystem counts as full.
+_FULL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -106,6 +112,8 @@ class Worker:
         self._tracked: dict[int, Tracked] = {}
         self._specs: dict[int, RecipeSpec] = {}
         self._recipes = factory.recipes()
+        #: Set when a cycle broke off: some claims of ours may not be tracked.
+        self._reconcile_due = False
         #: Every process this worker submitted (tests check two workers never share one).
         self.submitted: list[int] = []
 
@@ -121,23 +129,42 @@ class Worker:
         """Loop until ``stop`` is set, or (``until_idle``) nothing is left to do."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         _log.info("worker %s started (executor %s)", self.worker_id, self._executor.name)
+        backoff = self._settings.poll_interval_s
         try:
             while not (stop is not None and stop.is_set()):
-                busy = self.step()
+                pause = self._settings.poll_interval_s
+                try:
+                    busy = self.step()
+                    backoff = self._settings.poll_interval_s
+                except UNAVAILABLE_ERRORS as exc:
+                    if not is_unavailable(exc):
+                        raise
+                    # Keep the jobs running and try again; nothing is lost while we wait.
+                    self._reconcile_due = True
+                    busy = True
+                    pause = backoff
+                    backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                    _log.warning(
+                        "database unavailable (%s); retrying in %.1f s",
+                        describe_unavailable(exc),
+                        pause,
+                    )
                 if until_idle and not busy:
                     break
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 if stop is not None:
-                    stop.wait(self._settings.poll_interval_s)
+                    stop.wait(pause)
                 else:
-                    time.sleep(self._settings.poll_interval_s)
+                    time.sleep(pause)
         finally:
             self._executor.close()
 
     def step(self) -> bool:
         """One cycle; True while processes are being followed or were just claimed."""
         self._queue.heartbeat(self.worker_id)
+        if self._reconcile_due:
+            self._reconcile()
         self._adopt_stale()
         if self._tracked:
             self._poll()
@@ -198,7 +225,16 @@ class Worker:
                     failure_class="usage",
                 )
                 return None
-        spec_path = job.write()
+        try:
+            spec_path = job.write()
+        except OSError as exc:
+            # E.g. a full disk: this process fails (bounded retries), the others go on.
+            self._fail(
+                Tracked(process_id, job.directory, None, None),
+                f"cannot write the job directory {job.directory}: {exc.strerror or exc}",
+                "transient",
+            )
+            return None
         return Submission(
             process_id=process_id,
             spec_path=spec_path,
@@ -330,6 +366,9 @@ class Worker:
             reason = "the job ended without writing its manifest (crashed)"
         else:
             reason = f"the job crashed (exit status {state.exit_code}) without writing a manifest"
+        full = _disk_full(tracked.job_dir)
+        if full:
+            reason = f"{reason}; {full}"
         failure_class: FailureClass = state.failure_class or (
             "usage" if state.exit_code == EXIT_USAGE else "fatal"
         )
@@ -471,6 +510,22 @@ class Worker:
 
     # -- recovery --------------------------------------------------------------------------
 
+    def _reconcile(self) -> None:
+        """Follow again our claims that a broken-off cycle left untracked (never stuck)."""
+        with self._sessions() as session:
+            ours = list(
+                session.scalars(
+                    select(Process.id).where(
+                        Process.claimed_by == self.worker_id, Process.status == "running"
+                    )
+                )
+            )
+        self._reconcile_due = False
+        for process_id in ours:
+            if process_id not in self._tracked:
+                _log.warning("recovering process %s after an interrupted cycle", process_id)
+                self._recover(process_id)
+
     def _adopt_stale(self) -> None:
         dead = [w for w in self._queue.running_claims(prefix=f"{self._host}:") if _dead(w)]
         stale = self._queue.stale(
@@ -553,6 +608,18 @@ def _dead(worker_id: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _disk_full(job_dir: Path) -> str | None:
+    """A note when the job directory's filesystem is (nearly) full, else None."""
+    try:
+        stats = os.statvfs(job_dir)
+    except OSError:
+        return None
+    free = stats.f_bavail * stats.f_frsize
+    if free >= _FULL_BYTES:
+        return None
+    return f"no space left on device: {free} bytes free where the job writes ({job_dir})"
 
 
 def _marker_job_id(job_dir: Path, executor: Executor) -> str | None:

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from hcdc_server.models.fields import StrictId
+
 #: Largest page number and page size: keeps offsets within 64-bit SQL integers.
 MAX_PAGE = 10**9
 
@@ -83,12 +85,13 @@ class DownloadScriptRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data_ids: list[StrictInt] | None = Field(default=None, max_length=100_000)
+    data_ids: list[StrictId] | None = Field(default=None, max_length=100_000)
     browse_filters: dict[str, Any] | None = None
     folder: str = Field(
         default="hcdc-download",
-        pattern=r"^[A-Za-z0-9._-]{1,64}$",
-        description="Folder the script downloads into.",
+        # Starts with a letter or digit: never "..", a hidden folder or an option ("-rf").
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="Folder the script downloads into (a name, not a path).",
     )
 
 
@@ -98,6 +101,14 @@ class WorkspaceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[^/]+$")
     description: str | None = None
     group_name: str | None = None
+
+
+class DataShare(BaseModel):
+    """Data files to share with a workspace, or to remove from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_ids: list[StrictId] = Field(min_length=1, max_length=10_000)
 
 
 class MemberUpdate(BaseModel):

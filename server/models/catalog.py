@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hcdc_server.models.fields import UtcDatetime
 from hcdc_server.models.users import MemberRole, UserModel
 
 
@@ -29,7 +30,7 @@ class LinkedFile(BaseModel):
 class ValidationEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    at: datetime
+    at: UtcDatetime
     user: str | None
     from_status: str | None
     to_status: str
@@ -47,9 +48,9 @@ class ProcessDetail(BaseModel):
     reference: str | None
     status: str
     validation_status: str | None
-    created_at: datetime
-    start: datetime | None
-    end: datetime | None
+    created_at: UtcDatetime
+    start: UtcDatetime | None
+    end: UtcDatetime | None
     duration_s: float | None = Field(description="End minus start, when both are known.")
     estimated_duration_s: float | None
     faster_by_s: float | None = Field(
@@ -58,7 +59,7 @@ class ProcessDetail(BaseModel):
     progress: float
     server: str | None
     obs_night: date | None
-    obs_date: datetime | None
+    obs_date: UtcDatetime | None
     obs_id: int | None
     prog_id: str | None
     instrument: str | None
@@ -94,7 +95,7 @@ class DataDetail(BaseModel):
     file_name: str
     size: int
     frame_type: str
-    date_obs: datetime | None
+    date_obs: UtcDatetime | None
     ra: float | None
     dec: float | None
     instrument_filter: str | None
@@ -131,7 +132,7 @@ class DataDetail(BaseModel):
     is_public: bool
     pipeline_version: str | None
     checksum: str
-    ingested_at: datetime
+    ingested_at: UtcDatetime
     workspaces: list[str] = Field(description="Workspaces holding the file that the caller sees.")
     produced_by: list[int] = Field(description="Visible processes that produced the file.")
     consumed_by: list[int] = Field(description="Visible processes that took the file as input.")

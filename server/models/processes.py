@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from hcdc_server.models.fields import Id, UtcDatetime
 
 ProcessStatus = Literal["queued", "running", "waiting_validation", "done", "error", "cancelled"]
 ValidationStatus = Literal["to_validate", "valid", "rejected", "to_reprocess"]
@@ -38,8 +40,8 @@ class RecipeModel(BaseModel):
 class InputRef(BaseModel):
     """An input of a launch: a data file and, optionally, its SOF tag (else from its type)."""
 
-    data_file_id: int
-    tag: str | None = None
+    data_file_id: Id
+    tag: str | None = Field(default=None, max_length=64)
 
 
 class LaunchRequest(BaseModel):
@@ -52,19 +54,19 @@ class LaunchRequest(BaseModel):
     inputs: list[InputRef] | None = Field(
         default=None, description="Inputs of one process, given by hand."
     )
-    selection: list[int] | None = Field(
+    selection: list[Id] | None = Field(
         default=None,
         description="Data file ids: primary frames are grouped into runs and calibrations "
         "associated by the recipe's rules (one process per group).",
     )
-    overrides: dict[str, list[int]] = Field(
+    overrides: dict[str, list[Id]] = Field(
         default_factory=dict,
         description="Per SOF tag, data files chosen by the user instead of the association.",
     )
     workspace: str | None = None
-    reference: str | None = None
-    batch_name: str | None = None
-    priority: int = 0
+    reference: str | None = Field(default=None, max_length=512)
+    batch_name: str | None = Field(default=None, max_length=256)
+    priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
     force: bool = Field(default=False, description="Run even when a cached result exists.")
 
 
@@ -96,9 +98,9 @@ class ProcessModel(BaseModel):
     validation_status: ValidationStatus | None
     progress: float
     server: str | None
-    created_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    ended_at: UtcDatetime | None
     estimated_duration_s: float | None
     instrument: str | None
     obs_night: date | None
@@ -161,7 +163,7 @@ class ValidationEventModel(BaseModel):
     id: int
     process_id: int
     user_id: int | None
-    at: datetime
+    at: UtcDatetime
     from_status: str | None
     to_status: str
     comment: str | None
@@ -175,10 +177,10 @@ class ReprocessRequest(BaseModel):
 class WorkflowLaunchRequest(BaseModel):
     """``POST /api/workflows/{name}/launch`` on a selection of data files."""
 
-    selection: list[int]
+    selection: list[Id]
     version: str | None = None
     workspace: str | None = None
-    reference: str | None = None
+    reference: str | None = Field(default=None, max_length=512)
     force: bool = False
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from hcdc_server.models.fields import UtcDatetime
 
 UserRole = Literal["admin", "user", "restricted"]
 MemberRole = Literal["owner", "editor", "viewer"]
@@ -31,9 +32,9 @@ class TokenModel(BaseModel):
     user_id: int
     name: str | None
     key: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    expires_at: UtcDatetime | None
+    revoked_at: UtcDatetime | None
 
 
 class NewToken(BaseModel):

@@ -51,7 +51,7 @@ class AuthService:
     def _viewer(self, user: UserModel) -> Viewer:
         with self._sessions() as session:
             rows = session.execute(
-                select(Workspace.id, Workspace.name)
+                select(Workspace.id, Workspace.name, WorkspaceMember.role)
                 .join(WorkspaceMember, WorkspaceMember.workspace_id == Workspace.id)
                 .where(WorkspaceMember.user_id == user.id)
                 .order_by(Workspace.id)
@@ -61,4 +61,5 @@ class AuthService:
             login=user.login,
             role=user.role,
             workspaces=tuple((row.id, row.name) for row in rows),
+            roles=tuple((row.id, row.role) for row in rows),
         )

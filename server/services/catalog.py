@@ -20,6 +20,7 @@ from hcdc_server.models.catalog import (
     ValidationEntry,
 )
 from hcdc_server.schema import tables as t
+from hcdc_server.services.permissions import ProcessRef, check_read_process
 from hcdc_server.services.visibility import Viewer, visible
 
 P = t.Process.__table__.c
@@ -41,7 +42,7 @@ class CatalogService:
         self._sessions = sessions
 
     def process(self, viewer: Viewer, process_id: int) -> ProcessDetail:
-        """The Info panel of a process; 404 when absent or not visible."""
+        """The Info panel of a process; 404 when absent or not readable (:mod:`permissions`)."""
         with self._sessions() as session:
             row = session.execute(
                 select(t.Process, t.Recipe, t.User, t.Workspace, t.Batch, t.Workflow, t.Target)
@@ -51,11 +52,20 @@ class CatalogService:
                 .outerjoin(t.Batch, t.Batch.id == t.Process.batch_id)
                 .outerjoin(t.Workflow, t.Workflow.id == t.Process.workflow_id)
                 .outerjoin(t.Target, t.Target.id == t.Process.target_id)
-                .where(t.Process.id == process_id, visible(viewer, "process"))
+                .where(t.Process.id == process_id)
             ).first()
             if row is None:
                 raise NotFoundError(f"no process {process_id}")
             process, recipe, user, workspace, batch, workflow, target = row
+            check_read_process(
+                viewer,
+                ProcessRef(
+                    id=process.id,
+                    user_id=process.user_id,
+                    workspace_id=process.workspace_id,
+                    workspace=workspace.name if workspace else None,
+                ),
+            )
             inputs, hidden_inputs = _linked(session, viewer, PI, process_id, "sof_tag")
             outputs, hidden_outputs = _linked(session, viewer, PO, process_id, "category")
             attributes: dict[str, str | None] = dict(
@@ -208,6 +218,10 @@ class CatalogService:
         path = Path(data.path)
         if not path.is_file():
             raise FileMissingError(f"data file {data_id} is missing on storage")
+        if path.resolve() != path:
+            # Paths are stored resolved at ingest: a link here was planted since, maybe to a
+            # file outside the data the catalog knows, so it is not followed.
+            raise FileMissingError(f"data file {data_id} was replaced by a link on storage")
         return path, data.filename
 
     @staticmethod

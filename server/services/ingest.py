@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.frames.header_io import FitsFormatError, extract_keywords, read_header_bytes
@@ -27,11 +28,18 @@ from hcdc_kernel.frames.info import WANTED_KEYWORDS, FrameInfo, frame_info_from_
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
+from hcdc_server.services.fits_checks import (
+    SIZE_KEYWORDS,
+    check_dates,
+    check_header_bytes,
+    check_storable,
+    data_size,
+)
 from hcdc_server.services.targets import TargetService
 from hcdc_server.services.users import utcnow
+from hcdc_server.storage.database import retry_unavailable
 
-_SIZE_KEYWORDS = frozenset({"BITPIX", "GCOUNT", "PCOUNT"})
-_INGEST_KEYWORDS = WANTED_KEYWORDS | _SIZE_KEYWORDS
+_INGEST_KEYWORDS = WANTED_KEYWORDS | SIZE_KEYWORDS
 _CHUNK = 1 << 20
 _SCIENCE_CATEGORIES = frozenset({"SCIENCE", "PRODUCT"})
 
@@ -74,43 +82,30 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
 def scan_file(path: Path) -> ScannedFile:
     """Read a file's header and checksum; raise FitsFormatError/OSError naming the problem."""
     digest = hashlib.sha256()
+    if not stat.S_ISREG(path.stat().st_mode):
+        # A FIFO or a device would block or never end; only regular files are data files.
+        raise FitsFormatError("not a regular file")
     with path.open("rb") as stream:
         header = read_header_bytes(stream)
+        check_header_bytes(header)
         digest.update(header)
         data_bytes = 0
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
             data_bytes += len(chunk)
     keywords = extract_keywords(header, _INGEST_KEYWORDS)
-    expected = _data_size(keywords)
+    expected = data_size(keywords)
     if data_bytes < expected:
         raise FitsFormatError(
             f"truncated FITS data: the header announces {expected} bytes of data, "
             f"the file has {data_bytes}"
         )
+    check_dates(keywords)
+    info = frame_info_from_header(keywords)
+    check_storable(info)
     return ScannedFile(
-        path=path,
-        size=len(header) + data_bytes,
-        checksum=digest.hexdigest(),
-        info=frame_info_from_header(keywords),
+        path=path, size=len(header) + data_bytes, checksum=digest.hexdigest(), info=info
     )
-
-
-def _data_size(keywords: dict[str, Any]) -> int:
-    """Bytes of the primary data unit from BITPIX/NAXISn (FITS standard 4.4.1.1)."""
-    try:
-        naxis = int(keywords.get("NAXIS") or 0)
-        if naxis == 0:
-            return 0
-        count = 1
-        for i in range(1, naxis + 1):
-            count *= int(keywords[f"NAXIS{i}"])
-        bitpix = abs(int(keywords["BITPIX"]))
-        gcount = int(keywords.get("GCOUNT") or 1)
-        pcount = int(keywords.get("PCOUNT") or 0)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FitsFormatError(f"malformed data-size keywords (BITPIX/NAXISn): {exc}") from exc
-    return bitpix // 8 * gcount * (pcount + count)
 
 
 def _scan_or_reason(path: Path) -> ScannedFile | str:
@@ -118,6 +113,9 @@ def _scan_or_reason(path: Path) -> ScannedFile | str:
         return scan_file(path)
     except (FitsFormatError, OSError) as exc:
         return _reason(exc)
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        # A header value no check above foresaw: this file is rejected, the run goes on.
+        return f"unusable FITS header value: {type(exc).__name__}: {exc}"
 
 
 def _scan_many(paths: list[Path]) -> list[ScannedFile | str]:
@@ -192,8 +190,10 @@ class IngestService:
         raw_dir: Path,
         targets: TargetService,
         workers: int = 1,
+        batch_size: int = 1000,
     ) -> None:
         self._workers = workers
+        self._batch_size = batch_size
         self._sessions = sessions
         self._raw_dir = raw_dir
         self._targets = targets
@@ -206,12 +206,18 @@ class IngestService:
         workspace: str | None = None,
         public: bool = True,
         user_login: str | None = None,
-        batch_size: int = 1000,
+        batch_size: int | None = None,
         on_record: Callable[[IngestRecord], None] | None = None,
     ) -> IngestSummary:
-        """Ingest files and folders; every file yields exactly one :class:`IngestRecord`."""
+        """Ingest files and folders; every file yields exactly one :class:`IngestRecord`.
+
+        A database that is briefly unavailable is waited for (each batch is retried whole).
+        """
         counts = {"ingested": 0, "unchanged": 0, "rejected": 0}
-        workspace_id, user_id = self._context(workspace, user_login)
+        batch_size = batch_size or self._batch_size
+        workspace_id, user_id = retry_unavailable(
+            lambda: self._context(workspace, user_login), what="ingest"
+        )
 
         def emit(record: IngestRecord) -> None:
             counts[record.status] += 1
@@ -254,16 +260,22 @@ class IngestService:
         public: bool,
         emit: Callable[[IngestRecord], None],
     ) -> None:
+        def store(files: list[ScannedFile]) -> list[IngestRecord]:
+            return retry_unavailable(
+                lambda: self._store_batch(files, copy, workspace_id, user_id, public),
+                what="ingest",
+            )
+
         try:
-            records = self._store_batch(batch, copy, workspace_id, user_id, public)
-        except IntegrityError:
-            # A concurrent ingest stored some of these files first: redo one by one, so each
-            # file is judged against what is now in the database.
+            records = store(batch)
+        except (IntegrityError, DataError):
+            # A concurrent ingest stored some of these files first (or one holds a value the
+            # database refuses): redo one by one, so each file is judged on its own.
             records = []
             for scanned in batch:
                 try:
-                    records += self._store_batch([scanned], copy, workspace_id, user_id, public)
-                except IntegrityError as exc:
+                    records += store([scanned])
+                except (IntegrityError, DataError) as exc:
                     records.append(
                         IngestRecord(path=str(scanned.path), status="rejected", reason=_reason(exc))
                     )
@@ -347,7 +359,12 @@ class IngestService:
         dest_dir.mkdir(parents=True, exist_ok=True)
         dest = dest_dir / scanned.path.name
         if dest.exists() and dest.resolve() != scanned.path.resolve():
+            if _same_content(dest, scanned):
+                # Copied by an earlier run that died before its commit: reuse, don't duplicate.
+                return dest.resolve()
             dest = dest_dir / f"{scanned.checksum[:12]}_{scanned.path.name}"
+            if dest.exists() and _same_content(dest, scanned):
+                return dest.resolve()
         if dest.resolve() != scanned.path.resolve():
             tmp = dest.with_name(f".{dest.name}.part")
             shutil.copyfile(scanned.path, tmp)
@@ -462,6 +479,19 @@ class IngestService:
                 obs.date_start = info.date_obs
         session.flush()
         return {key: obs.id for key, obs in found.items()}
+
+
+def _same_content(path: Path, scanned: ScannedFile) -> bool:
+    try:
+        if path.stat().st_size != scanned.size:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return False
+    return digest.hexdigest() == scanned.checksum
 
 
 def _target_name(info: FrameInfo) -> str | None:

@@ -10,11 +10,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hcdc_server.exceptions import AuthenticationError, ConflictError, NotFoundError
+from hcdc_server.exceptions import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from hcdc_server.models.users import NewToken, TokenModel, UserModel, UserRole
 from hcdc_server.schema.tables import Token, User
 
 _KEY_BYTES = 8
+#: Longest token lifetime (a century); 0 means the token never expires.
+MAX_TOKEN_DAYS = 36_500
 
 
 def utcnow() -> datetime:
@@ -77,6 +84,11 @@ class UserService:
         salt = secrets.token_hex(16)
         now = utcnow()
         lifetime = self._token_days if days is None else days
+        if not 0 <= lifetime <= MAX_TOKEN_DAYS:
+            # A negative lifetime would read as "never expires"; a huge one overflows dates.
+            raise InvalidInputError(
+                f"token lifetime {lifetime} days: give 1 to {MAX_TOKEN_DAYS}, or 0 for never"
+            )
         with self._sessions.begin() as session:
             user = session.scalar(select(User).where(User.login == login))
             if user is None:

@@ -22,7 +22,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from hcdc_server.exceptions import PermissionDeniedError
-from hcdc_server.models.users import UserRole
+from hcdc_server.models.users import MemberRole, UserRole
 from hcdc_server.schema import tables as t
 
 Resource = Literal["process", "data"]
@@ -30,12 +30,14 @@ Resource = Literal["process", "data"]
 
 @dataclass(frozen=True)
 class Viewer:
-    """An authenticated caller with the workspaces they belong to (id -> name)."""
+    """An authenticated caller with the workspaces they belong to (id -> name) and their
+    member role in each (id -> role)."""
 
     user_id: int
     login: str
     role: UserRole
     workspaces: tuple[tuple[int, str], ...] = ()
+    roles: tuple[tuple[int, MemberRole], ...] = ()
 
     @property
     def workspace_ids(self) -> tuple[int, ...]:
@@ -48,6 +50,10 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def role_in(self, workspace_id: int | None) -> MemberRole | None:
+        """The caller's member role in a workspace (``None``: not a member)."""
+        return next((role for i, role in self.roles if i == workspace_id), None)
 
 
 def visible(viewer: Viewer, resource: Resource) -> ColumnElement[bool]:

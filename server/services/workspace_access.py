@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
 from hcdc_server.exceptions import NotFoundError, PermissionDeniedError
 from hcdc_server.models.catalog import Me, MyWorkspace
 from hcdc_server.models.users import MemberRole, UserModel, WorkspaceModel
+from hcdc_server.services import permissions
 from hcdc_server.services.users import UserService
 from hcdc_server.services.visibility import Viewer, may_manage_workspace
 from hcdc_server.services.workspaces import WorkspaceService
@@ -13,9 +18,12 @@ from hcdc_server.services.workspaces import WorkspaceService
 class WorkspaceAccessService:
     """Workspace operations checked against the caller's role and memberships."""
 
-    def __init__(self, workspaces: WorkspaceService, users: UserService) -> None:
+    def __init__(
+        self, workspaces: WorkspaceService, users: UserService, sessions: sessionmaker[Session]
+    ) -> None:
         self._workspaces = workspaces
         self._users = users
+        self._sessions = sessions
 
     def me(self, viewer: Viewer) -> Me:
         """The caller and their workspaces with their role in each."""
@@ -69,6 +77,24 @@ class WorkspaceAccessService:
         else:
             self.get(viewer, name)
         return self._workspaces.remove_member(name, login)
+
+    def share(self, viewer: Viewer, name: str, data_ids: Sequence[int]) -> WorkspaceModel:
+        """Share data files the caller sees with a workspace they edit (or any, for admins)."""
+        self._check_data_change(viewer, name, data_ids, "sharing data with")
+        return self._workspaces.share_data(name, data_ids)
+
+    def unshare(self, viewer: Viewer, name: str, data_ids: Sequence[int]) -> WorkspaceModel:
+        """Remove data files from a workspace the caller edits (or any, for admins)."""
+        self._check_data_change(viewer, name, data_ids, "removing data from")
+        return self._workspaces.unshare_data(name, data_ids)
+
+    def _check_data_change(
+        self, viewer: Viewer, name: str, data_ids: Sequence[int], action: str
+    ) -> None:
+        with self._sessions() as session:
+            found = permissions.workspace_id(session, name)
+            permissions.check_workspace_write(viewer, found, name, action)
+            permissions.check_data_visible(session, viewer, data_ids)
 
     def _check_manager(self, viewer: Viewer, name: str) -> None:
         workspace = self.get(viewer, name)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from hcdc_server.exceptions import ConflictError, NotFoundError
 from hcdc_server.models.users import MemberModel, MemberRole, WorkspaceModel
-from hcdc_server.schema.tables import User, Workspace, WorkspaceMember
+from hcdc_server.schema.tables import User, Workspace, WorkspaceData, WorkspaceMember
 from hcdc_server.services.users import utcnow
 
 
@@ -73,6 +76,44 @@ class WorkspaceService:
                 raise NotFoundError(f"{login!r} is not a member of workspace {workspace!r}")
             session.delete(member)
             session.flush()
+            return _model(session, ws.id)
+
+    def share_data(self, workspace: str, data_ids: Sequence[int]) -> WorkspaceModel:
+        """Share existing data files with a workspace (those already shared stay as they are)."""
+        try:
+            return self._share_data(workspace, data_ids)
+        except IntegrityError:
+            # A concurrent share added some of the same rows first: what is left is less.
+            return self._share_data(workspace, data_ids)
+
+    def _share_data(self, workspace: str, data_ids: Sequence[int]) -> WorkspaceModel:
+        with self._sessions.begin() as session:
+            ws = _workspace(session, workspace)
+            wanted = set(data_ids)
+            shared = set(
+                session.scalars(
+                    select(WorkspaceData.data_file_id).where(
+                        WorkspaceData.workspace_id == ws.id,
+                        WorkspaceData.data_file_id.in_(wanted),
+                    )
+                )
+            )
+            session.add_all(
+                WorkspaceData(workspace_id=ws.id, data_file_id=i) for i in sorted(wanted - shared)
+            )
+            session.flush()
+            return _model(session, ws.id)
+
+    def unshare_data(self, workspace: str, data_ids: Sequence[int]) -> WorkspaceModel:
+        """Remove data files from a workspace (the files stay; unshared ones are ignored)."""
+        with self._sessions.begin() as session:
+            ws = _workspace(session, workspace)
+            session.execute(
+                delete(WorkspaceData).where(
+                    WorkspaceData.workspace_id == ws.id,
+                    WorkspaceData.data_file_id.in_(set(data_ids)),
+                )
+            )
             return _model(session, ws.id)
 
     def get(self, name: str) -> WorkspaceModel:

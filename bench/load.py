@@ -1,0 +1,355 @@
+"""Concurrent load on a live ``hcdc serve``: browse, detail, launch and validation calls.
+
+Seeds a catalog (``bench/catalog.py``'s bulk loader: a few thousand processes and data files),
+starts ``hcdc serve`` (and, unless ``--no-worker``, ``hcdc worker``) as subprocesses, then runs
+``--clients`` concurrent clients on loopback (httpx, asyncio) for ``--seconds``:
+
+- browse: ``POST /api/process_list`` and ``/api/data_list`` with filters, counts and pages;
+- detail: ``GET /api/processes/{id}``;
+- launch: ``POST /api/processes`` of the trivial ``hcdc_sleep`` recipe;
+- validation: ``POST /api/processes/{id}/validation`` on processes that need it.
+
+A baseline phase first runs the same clients on ``GET /api/hub/health`` (no database), so the
+mix prints as a ratio to it. Prints throughput, p50/p95/p99 latency and errors per call kind.
+Goal: 0 errors (any answer other than the expected 200/201, or a transport failure).
+
+    python bench/load.py                                   # 50 clients, 60 s, both databases
+    python bench/load.py --clients 20 --seconds 10 --db sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, or_, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from catalog import build
+
+from hcdc_server.config import Settings
+from hcdc_server.factory import Factory
+from hcdc_server.schema import tables as t
+
+POSTGRES_URL = os.environ.get(
+    "HCDC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+#: Share of each call kind in the mix.
+MIX = {
+    "browse processes": 25,
+    "browse data": 20,
+    "detail": 30,
+    "launch": 10,
+    "validation": 15,
+}
+EXPECTED = {"launch": 201}
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)
+    samples: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    headers: dict[str, str]
+    detail_ids: list[int]
+    validation_ids: list[int]
+
+
+# -- the database and the server ---------------------------------------------------------------
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{workdir / 'load.sqlite'}"
+        return
+    schema = f"load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def seed(factory: Factory, *, processes: int, files: int) -> tuple[dict[str, str], list[int]]:
+    """Build the catalog; the admin's headers and the processes that can be validated."""
+    factory.init_database()
+    build(factory, processes=processes, files=files)
+    with factory.engine.begin() as conn:
+        # The synthetic recipes cannot run: their queued/running processes are not the worker's.
+        conn.execute(
+            text("UPDATE processes SET status = 'cancelled' WHERE status IN ('queued', 'running')")
+        )
+        if conn.dialect.name == "postgresql":
+            # The bulk load wrote explicit ids: move the sequences past them before launches.
+            for table in ("processes", "data_files"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                    )
+                )
+    token = factory.users().create_token("root").token
+    with factory.sessions() as session:
+        validation_ids = list(
+            session.scalars(
+                select(t.Process.id).where(
+                    or_(
+                        t.Process.status == "waiting_validation",
+                        (t.Process.status == "done") & t.Process.validation_status.is_not(None),
+                    )
+                )
+            )
+        )
+    return {"X-Auth-Ident": "root", "X-Auth-Token": token}, validation_ids
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def services(settings: Settings, url: str, *, worker: bool, log_dir: Path) -> Iterator[str]:
+    hcdc = shutil.which("hcdc")
+    if hcdc is None:
+        raise SystemExit("the hcdc command is not installed (pip install -e .)")
+    env = {
+        **os.environ,
+        "HCDC_DATA_DIR": str(settings.data_dir),
+        "HCDC_DATABASE_URL": url,
+        "HCDC_RESOLVE_TARGETS": "false",
+    }
+    port = _free_port()
+    started = []
+    with (log_dir / "serve.log").open("wb") as out:
+        started.append(
+            subprocess.Popen(
+                [hcdc, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        )
+    if worker:
+        with (log_dir / "worker.log").open("wb") as out:
+            started.append(
+                subprocess.Popen(
+                    [hcdc, "worker", "--executor", "local", "--capacity", "2"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with suppress(httpx.TransportError):
+                if httpx.get(f"{base}/api/hub/health", timeout=2).status_code == 200:
+                    break
+            if started[0].poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"hcdc serve did not start; see {log_dir / 'serve.log'}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# -- the clients ---------------------------------------------------------------------------------
+
+
+def request_of(kind: str, target: Target, rng: random.Random) -> tuple[str, str, Any]:
+    """(method, path, JSON body) of one call of ``kind``."""
+    if kind == "baseline":
+        return "GET", "/api/hub/health", None
+    if kind == "browse processes":
+        body = rng.choice(
+            [
+                {},
+                {"browse_filters": {"PROCESS_STATUS": "done"}, "limit": 20},
+                {"browse_filters": {"RECIPE_NAME": f"recipe_{rng.randrange(40):02d}"}},
+                {"browse_filters": {"OBS_NIGHT_DATE": {"min": "2019-01-01", "max": "2019-06-30"}}},
+                {"browse_filters": {"PROCESS_STATUS": ["error", "queued"]}, "count": True},
+                {"page": rng.randrange(1, 50), "sort": "id ASC"},
+            ]
+        )
+        return "POST", "/api/process_list", body
+    if kind == "browse data":
+        body = rng.choice(
+            [
+                {},
+                {"browse_filters": {"DATA_FRAME_TYPE": "IRD_DARK_RAW"}, "limit": 20},
+                {"browse_filters": {"OBS_NIGHT_DATE": {"min": "2020-01-01", "max": "2020-03-31"}}},
+                {"browse_filters": {"TARGET_NAME": "HD 1*"}, "count": True},
+            ]
+        )
+        return "POST", "/api/data_list", body
+    if kind == "detail":
+        return "GET", f"/api/processes/{rng.choice(target.detail_ids)}", None
+    if kind == "launch":
+        return "POST", "/api/processes", {"recipe": "hcdc_sleep", "force": True}
+    verdict = rng.choice(["valid", "rejected", "to_reprocess"])
+    process_id = rng.choice(target.validation_ids)
+    return "POST", f"/api/processes/{process_id}/validation", {"status": verdict}
+
+
+async def client(
+    http: httpx.AsyncClient,
+    target: Target,
+    kinds: list[str],
+    weights: list[int],
+    until: float,
+    tally: Tally,
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    while time.perf_counter() < until:
+        kind = rng.choices(kinds, weights)[0]
+        method, path, body = request_of(kind, target, rng)
+        began = time.perf_counter()
+        try:
+            response = await http.request(method, path, json=body)
+            ok = response.status_code == EXPECTED.get(kind, 200)
+            problem = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            ok, problem = False, f"{type(exc).__name__}: {exc}"
+        tally.latencies[kind].append(time.perf_counter() - began)
+        if not ok:
+            tally.errors[kind] += 1
+            tally.samples.setdefault(kind, f"{method} {path}: {problem}")
+
+
+async def phase(target: Target, *, clients: int, seconds: float, mix: dict[str, int]) -> Tally:
+    tally = Tally()
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them (else a reuse race).
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2.0
+    )
+    async with httpx.AsyncClient(
+        base_url=target.url, headers=target.headers, limits=limits, timeout=60
+    ) as http:
+        until = time.perf_counter() + seconds
+        kinds, weights = list(mix), list(mix.values())
+        await asyncio.gather(
+            *(client(http, target, kinds, weights, until, tally, i) for i in range(clients))
+        )
+    return tally
+
+
+# -- the report ----------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def report(title: str, tally: Tally, seconds: float, baseline: Tally | None) -> None:
+    print(f"\n{title}")
+    print("| call | calls | calls/s | p50 ms | p95 ms | p99 ms | errors | p50 / baseline |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    base50 = None
+    if baseline is not None and baseline.latencies["baseline"]:
+        base50 = _percentile(baseline.latencies["baseline"], 0.5)
+    rows = {**tally.latencies, "overall": [v for vs in tally.latencies.values() for v in vs]}
+    for kind, values in rows.items():
+        if not values:
+            continue
+        errors = sum(tally.errors.values()) if kind == "overall" else tally.errors[kind]
+        p50 = _percentile(values, 0.5)
+        ratio = f"{p50 / base50:.1f}x" if base50 else "-"
+        print(
+            f"| {kind} | {len(values)} | {len(values) / seconds:.1f} | {p50:.1f} "
+            f"| {_percentile(values, 0.95):.1f} | {_percentile(values, 0.99):.1f} "
+            f"| {errors} | {ratio} |"
+        )
+    for kind, sample in tally.samples.items():
+        print(f"  first error ({kind}): {sample}")
+
+
+def run(kind: str, args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix=f"hcdc-load-{kind}-"))
+    with database(kind, workdir) as url:
+        settings = Settings(data_dir=workdir / "data", database_url=url, resolve_targets=False)
+        factory = Factory(settings)
+        print(f"\n== {kind}: seeding {args.processes:,} processes, {args.files:,} data files")
+        headers, validation_ids = seed(factory, processes=args.processes, files=args.files)
+        factory.close()
+        with services(settings, url, worker=args.worker, log_dir=workdir) as base:
+            target = Target(base, headers, list(range(1, args.processes + 1)), validation_ids)
+            print(
+                f"{args.clients} clients; baseline {args.baseline_seconds:g} s, "
+                f"mix {args.seconds:g} s; worker {'on' if args.worker else 'off'}"
+            )
+            baseline = asyncio.run(
+                phase(
+                    target, clients=args.clients, seconds=args.baseline_seconds, mix={"baseline": 1}
+                )
+            )
+            mixed = asyncio.run(phase(target, clients=args.clients, seconds=args.seconds, mix=MIX))
+        report(f"{kind}: baseline (GET /api/hub/health)", baseline, args.baseline_seconds, None)
+        report(f"{kind}: mix", mixed, args.seconds, baseline)
+    errors = sum(mixed.errors.values()) + sum(baseline.errors.values())
+    if errors:
+        print(f"  logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--baseline-seconds", type=float, default=10.0)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--processes", type=int, default=3000)
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run `hcdc worker` beside the server, so launched processes run",
+    )
+    args = parser.parse_args(argv)
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    errors = sum(run(kind, args) for kind in kinds)
+    print(f"\ntotal errors: {errors}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Launches and process actions on behalf of an API caller, checked by :mod:`permissions`.
+
+:class:`ProcessService` and :class:`WorkflowService` trust their callers (the CLI, the worker,
+automatic calibration); this service is what the API calls: it applies the rules, then
+delegates. A process's launcher and workspace never change, so checking before acting is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hcdc_kernel.jobs.spec import LOG_FILE
+from hcdc_server.exceptions import NotFoundError
+from hcdc_server.models.processes import (
+    AssociationPreview,
+    LaunchRequest,
+    LaunchResult,
+    ProcessModel,
+    ValidationEventModel,
+    ValidationVerdict,
+    WorkflowLaunchRequest,
+)
+from hcdc_server.schema.tables import Process
+from hcdc_server.services import permissions
+from hcdc_server.services.processes import ProcessService
+from hcdc_server.services.visibility import Viewer
+from hcdc_server.services.workflows import WorkflowService
+
+
+class ProcessAccessService:
+    """The process routes' operations for one caller."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        processes: ProcessService,
+        workflows: WorkflowService,
+    ) -> None:
+        self._sessions = sessions
+        self._processes = processes
+        self._workflows = workflows
+
+    # -- launching -------------------------------------------------------------------------
+
+    def preview(self, viewer: Viewer, request: LaunchRequest) -> list[AssociationPreview]:
+        self._check_launch(viewer, request.workspace, _data_ids(request))
+        return self._processes.preview(request)
+
+    def launch(self, viewer: Viewer, request: LaunchRequest) -> LaunchResult:
+        self._check_launch(viewer, request.workspace, _data_ids(request))
+        return self._processes.launch(request, user_id=viewer.user_id)
+
+    def launch_workflow(
+        self, viewer: Viewer, name: str, request: WorkflowLaunchRequest
+    ) -> LaunchResult:
+        self._check_launch(viewer, request.workspace, request.selection)
+        return self._workflows.launch(name, request, user_id=viewer.user_id)
+
+    def _check_launch(self, viewer: Viewer, workspace: str | None, ids: list[int]) -> None:
+        permissions.check_launch_scope(viewer, workspace)
+        with self._sessions() as session:
+            if workspace is not None:
+                found = permissions.workspace_id(session, workspace)
+                permissions.check_workspace_write(viewer, found, workspace, "launching into")
+            permissions.check_data_visible(session, viewer, ids)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def sof(self, viewer: Viewer, process_id: int) -> str:
+        self._check_read(viewer, process_id)
+        return self._processes.sof(process_id)
+
+    def validation_events(self, viewer: Viewer, process_id: int) -> list[ValidationEventModel]:
+        self._check_read(viewer, process_id)
+        return self._processes.validation_events(process_id)
+
+    def log(self, viewer: Viewer, process_id: int) -> str:
+        """The job log of a process (of the run it reused, for a cached result)."""
+        with self._sessions() as session:
+            permissions.check_read_process(viewer, permissions.process_ref(session, process_id))
+            row = session.execute(
+                select(Process.job_dir, Process.cache_of_id).where(Process.id == process_id)
+            ).one()
+            job_dir = row.job_dir
+            if job_dir is None and row.cache_of_id is not None:
+                job_dir = session.scalar(
+                    select(Process.job_dir).where(Process.id == row.cache_of_id)
+                )
+        # job_dir is written by the worker, never by a client: no path from the request here.
+        path = Path(job_dir) / LOG_FILE if job_dir else None
+        try:
+            if path is None:
+                raise FileNotFoundError
+            return path.read_text(errors="replace")
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"process {process_id} has no log yet") from exc
+
+    def _check_read(self, viewer: Viewer, process_id: int) -> None:
+        with self._sessions() as session:
+            permissions.check_read_process(viewer, permissions.process_ref(session, process_id))
+
+    # -- acting ----------------------------------------------------------------------------
+
+    def set_validation(
+        self,
+        viewer: Viewer,
+        process_id: int,
+        verdict: ValidationVerdict,
+        *,
+        comment: str | None = None,
+    ) -> ProcessModel:
+        self._check_act(viewer, process_id, "validating")
+        return self._processes.set_validation(
+            process_id, verdict, user_id=viewer.user_id, comment=comment
+        )
+
+    def reprocess(
+        self,
+        viewer: Viewer,
+        process_id: int,
+        *,
+        params: Mapping[str, Any] | None = None,
+        version: str | None = None,
+    ) -> ProcessModel:
+        self._check_act(viewer, process_id, "reprocessing")
+        return self._processes.reprocess(
+            process_id, user_id=viewer.user_id, params=params, version=version
+        )
+
+    def cancel(self, viewer: Viewer, process_id: int) -> ProcessModel:
+        self._check_act(viewer, process_id, "cancelling")
+        return self._processes.cancel(process_id, user_id=viewer.user_id)
+
+    def _check_act(self, viewer: Viewer, process_id: int, action: str) -> None:
+        with self._sessions() as session:
+            ref = permissions.process_ref(session, process_id)
+        permissions.check_act_on_process(viewer, ref, action)
+
+
+def _data_ids(request: LaunchRequest) -> list[int]:
+    """Every data file id a launch request names."""
+    ids = list(request.selection or [])
+    ids += [i.data_file_id for i in request.inputs or []]
+    for chosen in request.overrides.values():
+        ids += chosen
+    return ids

@@ -1,0 +1,111 @@
+"""A live uvicorn server (in a thread) over the API seed catalog, on a free loopback port."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import create_engine, select, text
+
+from hcdc_kernel.recipes.registry import builtin_recipes
+from hcdc_server.app import create_app
+from hcdc_server.config import Settings
+from hcdc_server.factory import Factory
+from hcdc_server.schema.tables import Recipe
+from tests.api.seed import Catalog, build_catalog
+from tests.conftest import POSTGRES_URL
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    factory: Factory
+    catalog: Catalog
+
+    def headers(self, login: str = "root") -> dict[str, str]:
+        return {"X-Auth-Ident": login, "X-Auth-Token": self.catalog.tokens[login]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def database(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'hcdc.sqlite'}"
+        return
+    assert POSTGRES_URL, "PostgreSQL not configured"
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def uvicorn_thread(factory: Factory) -> Iterator[str]:
+    """Serve ``create_app(factory)`` with uvicorn in a daemon thread; yield its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(factory), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+def _give_recipes_specs(factory: Factory) -> None:
+    """The seed's recipe rows carry empty specs; give each a real one (hcdc_echo's, renamed)."""
+    echo = next(s for s in builtin_recipes(include_hci=False) if s.name == "hcdc_echo")
+    with factory.sessions.begin() as session:
+        for recipe in session.scalars(select(Recipe)):
+            if not recipe.spec:
+                spec = dataclasses.replace(echo, name=recipe.name, version=recipe.version)
+                recipe.spec = spec.to_dict()
+
+
+@contextmanager
+def seeded_server(backend: str, folder: Path) -> Iterator[Served]:
+    """The API seed catalog in a fresh database of ``backend``, served live."""
+    with database(backend, folder) as url:
+        settings = Settings(data_dir=folder / "data", database_url=url, resolve_targets=False)
+        factory = Factory(settings)
+        factory.init_database()
+        files = folder / "files"
+        files.mkdir()
+        catalog = build_catalog(factory, folder=files)
+        _give_recipes_specs(factory)
+        try:
+            with uvicorn_thread(factory) as base:
+                yield Served(base, factory, catalog)
+        finally:
+            factory.close()
