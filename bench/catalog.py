@@ -370,10 +370,13 @@ def build(factory: Factory, *, processes: int, files: int, seed: int = 1) -> Non
             conn.exec_driver_sql("VACUUM ANALYZE")
     with factory.engine.begin() as conn:
         if factory.engine.dialect.name == "postgresql":
-            for table in ("users", "workspaces", "targets", "recipes", "batches"):
+            # Rows went in with explicit ids: move every sequence past them, or the next
+            # launch or ingest collides with a bulk-loaded row.
+            tables = ("users", "workspaces", "targets", "recipes", "batches", "data_files")
+            for table in (*tables, "processes"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT MAX(id) FROM {table}))"
+                    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
                 )
         else:
             conn.exec_driver_sql("ANALYZE")

@@ -106,15 +106,6 @@ def seed(factory: Factory, *, processes: int, files: int) -> tuple[dict[str, str
         conn.execute(
             text("UPDATE processes SET status = 'cancelled' WHERE status IN ('queued', 'running')")
         )
-        if conn.dialect.name == "postgresql":
-            # The bulk load wrote explicit ids: move the sequences past them before launches.
-            for table in ("processes", "data_files"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
-                    )
-                )
     token = factory.users().create_token("root").token
     with factory.sessions() as session:
         validation_ids = list(

@@ -24,6 +24,10 @@ _JSON_TYPES: Mapping[str, str] = {
 }
 
 
+class SpecFormatError(ValueError):
+    """A stored recipe spec that cannot be read (missing or mistyped fields)."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason a launch is refused: ``where`` names the parameter or input slot."""
@@ -314,7 +318,16 @@ class RecipeSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecipeSpec:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; :class:`SpecFormatError` naming what is wrong."""
+        try:
+            return cls._from_dict(data)
+        except KeyError as exc:
+            raise SpecFormatError(f"recipe spec lacks the field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise SpecFormatError(f"malformed recipe spec: {exc}") from exc
+
+    @classmethod
+    def _from_dict(cls, data: Mapping[str, Any]) -> RecipeSpec:
         return cls(
             name=data["name"],
             version=data["version"],

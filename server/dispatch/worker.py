@@ -35,7 +35,7 @@ from hcdc_kernel.jobs.manifest import (
 )
 from hcdc_kernel.jobs.runner import EXIT_DUPLICATE, EXIT_USAGE
 from hcdc_kernel.jobs.spec import LOG_FILE, SPEC_FILE, STARTED_FILE, JobInput, JobSpec
-from hcdc_kernel.recipes.spec import RecipeSpec
+from hcdc_kernel.recipes.spec import RecipeSpec, SpecFormatError
 from hcdc_server.dispatch.executors.base import Executor, JobState, Submission
 from hcdc_server.dispatch.executors.local import EXECUTOR_LOG, LocalExecutor, _start_ticks
 from hcdc_server.dispatch.executors.slurm import SlurmExecutor
@@ -194,7 +194,17 @@ class Worker:
         """Write the job spec of a claimed process; a refused one ends as a usage error."""
         with self._sessions.begin() as session:
             process = session.get_one(Process, process_id)
-            spec = self._spec(session, process.recipe_id)
+            try:
+                spec = self._spec(session, process.recipe_id)
+            except SpecFormatError as exc:
+                self._end(
+                    session,
+                    process,
+                    status="error",
+                    error=f"recipe {process.recipe_id} cannot be read: {exc}",
+                    failure_class="usage",
+                )
+                return None
             job_dir = self._factory.settings.jobs_dir / str(process_id) / f"a{process.attempt}"
             inputs = session.execute(
                 select(DataFile.path, ProcessInput.sof_tag)
@@ -546,7 +556,19 @@ class Worker:
             job_dir = Path(process.job_dir) if process.job_dir else None
             job_id = process.executor_job_id
             executor = process.executor
-            spec = self._spec(session, process.recipe_id)
+            spec: RecipeSpec | None = None
+            reason = ""
+            try:
+                spec = self._spec(session, process.recipe_id)
+            except SpecFormatError as exc:
+                reason = f"recipe {process.recipe_id} cannot be read: {exc}"
+        if spec is None:
+            # A job we cannot interpret is ended, not retried: the next worker would fail alike.
+            with self._sessions.begin() as session:
+                process = session.get_one(Process, process_id)
+                if process.status == "running" and process.claimed_by == self.worker_id:
+                    self._end(session, process, status="error", error=reason, failure_class="usage")
+            return
         if executor is not None and executor != self._executor.name:
             _log.error(
                 "process %s runs on %s, not %s: left alone",

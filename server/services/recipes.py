@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.recipes.registry import builtin_recipes, with_availability
-from hcdc_kernel.recipes.spec import RecipeSpec
+from hcdc_kernel.recipes.spec import RecipeSpec, SpecFormatError
 from hcdc_server.exceptions import ConflictError, InvalidInputError, NotFoundError
 from hcdc_server.models.processes import RecipeModel
 from hcdc_server.schema.tables import Recipe, RecipePreset
@@ -87,14 +87,14 @@ class RecipeService:
         with self._sessions() as session:
             row = self._row(session, name, version)
             extra = _presets(session, [row.id]).get(row.id, {})
-            return row.id, spec_of(row, extra)
+            return row.id, _readable_spec(row, extra)
 
     def spec_by_id(self, recipe_id: int) -> RecipeSpec:
         with self._sessions() as session:
             row = session.get(Recipe, recipe_id)
             if row is None:
                 raise NotFoundError(f"no recipe with id {recipe_id}")
-            return spec_of(row, _presets(session, [row.id]).get(row.id, {}))
+            return _readable_spec(row, _presets(session, [row.id]).get(row.id, {}))
 
     @staticmethod
     def _row(session: Session, name: str, version: str | None) -> Recipe:
@@ -223,8 +223,38 @@ def spec_of(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) -> Reci
     return with_availability(spec)
 
 
+def _readable_spec(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) -> RecipeSpec:
+    """:func:`spec_of`, a broken stored spec being a 409 naming the version."""
+    try:
+        return spec_of(row, extra_presets)
+    except SpecFormatError as exc:
+        raise ConflictError(
+            f"recipe {row.name} version {row.version} cannot be used: {exc}"
+        ) from exc
+
+
 def _model(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) -> RecipeModel:
-    spec = spec_of(row, extra_presets)
+    try:
+        spec = spec_of(row, extra_presets)
+    except SpecFormatError as exc:
+        # Listed, not hidden and not a 500: an operator must see the broken version to fix it.
+        return RecipeModel(
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            kind=row.kind,
+            instrument=row.instrument,
+            description=row.description,
+            is_hidden=row.is_hidden,
+            is_current=row.is_current,
+            needs_validation=row.needs_validation,
+            available=False,
+            unavailable_reason=f"stored spec cannot be read: {exc}",
+            inputs=[],
+            outputs=[],
+            presets={},
+            params_schema={"type": "object", "properties": {}},
+        )
     data = spec.to_dict()
     return RecipeModel(
         id=row.id,
