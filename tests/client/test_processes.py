@@ -140,8 +140,4 @@ def test_launch_workflow_refuses_a_selection_without_its_inputs(dc):
 def test_process_not_found_and_log(dc, finished):
     with pytest.raises(hk.HcdcNotFoundError):
         dc.process(10**8)
-    if not dc.supports("GET", "/api/processes/{process_id}/log"):
-        with pytest.raises(hk.HcdcUnsupportedError, match="log"):
-            finished.log()
-        pytest.skip("the service has no GET /api/processes/{id}/log route yet")
     assert isinstance(finished.log(), str)

@@ -31,8 +31,6 @@ def test_workspace_lifecycle_and_membership(dc, live_server):
 
 
 def test_share_and_move(dc):
-    if not dc.supports("POST", "/api/workspaces/{name}/data"):
-        pytest.skip("the service has no route to share data with a workspace yet")
     name = f"share-{uuid.uuid4().hex[:6]}"
     dc.create_workspace(name)
     ids = [int(i) for i in dc.data(data_frame_type="IRD_DARK_RAW")["id"][:1]]
