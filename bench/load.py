@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -38,14 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, or_, select, text
+from sqlalchemy import or_, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.databases
 from catalog import build
 
 from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
 from hcdc_server.schema import tables as t
+from tests.databases import postgres_schema
 
 POSTGRES_URL = os.environ.get(
     "HCDC_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,17 +85,8 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'load.sqlite'}"
         return
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(POSTGRES_URL, prefix="load") as url:
+        yield url
 
 
 def seed(factory: Factory, *, processes: int, files: int) -> tuple[dict[str, str], list[int]]:

@@ -7,15 +7,14 @@ reported as skipped (with the reason) when no server is configured, never silent
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
+from tests.databases import postgres_schema
 
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("HCDC_TEST_POSTGRES_URL")
@@ -37,15 +36,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured: set HCDC_TEST_POSTGRES_URL (CI does)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema(POSTGRES_URL, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from hcdc_kernel.products import (
     CONTRAST_CURVE_CATEGORY,
     CompanionTable,
     ContrastCurve,
+    table_category,
 )
 
 __all__ = ["ContrastCurveProduct", "load_product", "product_category"]
@@ -46,7 +47,7 @@ def product_category(path: Path) -> str | None:
                 return str(header[key])
         return None
     if path.suffix.lower() == ".ecsv":
-        return str(QTable.read(path, format="ascii.ecsv").meta.get("category") or "") or None
+        return table_category(QTable.read(path, format="ascii.ecsv").meta)
     return None
 
 

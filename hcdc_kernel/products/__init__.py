@@ -26,6 +26,7 @@ from hcdc_kernel.products.provenance import (
     header_from_meta,
     meta_from_header,
     software_versions,
+    table_category,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "meta_from_header",
     "read_image_product",
     "software_versions",
+    "table_category",
 ]

@@ -15,7 +15,7 @@ from astropy.table import QTable
 from hcdc_kernel.products.provenance import (
     CATEGORY_KEY,
     header_from_meta,
-    meta_from_header,
+    read_table_product,
     software_versions,
 )
 
@@ -95,25 +95,12 @@ class CompanionTable:
     def read(cls, path: Path | str) -> CompanionTable:
         """Read a table written by :meth:`write` or :meth:`write_fits`."""
         source = Path(path)
-        if source.suffix.lower() in {".fits", ".fit", ".fts"}:
-            with fits.open(source) as hdul:
-                category, meta = meta_from_header(hdul[0].header)
-                if category != COMPANION_TABLE_CATEGORY or len(hdul) < 2:
-                    raise ValueError(f"{source} is not a companion table ({category!r})")
-                table = QTable.read(hdul[1])
-            # FITS has no TUNIT for dimensionless columns: restore them as Quantities.
-            for name in table.colnames:
-                if not isinstance(table[name], u.Quantity):
-                    table[name] = (
-                        np.asarray(table[name], dtype=np.float64) * u.dimensionless_unscaled
-                    )
-            meta[CATEGORY_KEY] = category
-            table.meta = meta
-        else:
-            table = QTable.read(source, format="ascii.ecsv")
-            meta = dict(table.meta)
-        if meta.get(CATEGORY_KEY) != COMPANION_TABLE_CATEGORY:
-            raise ValueError(f"{source} is not a companion table")
+        table, meta = read_table_product(source, COMPANION_TABLE_CATEGORY, "companion table")
+        # FITS has no TUNIT for dimensionless columns: restore them as Quantities.
+        for name in table.colnames:
+            if not isinstance(table[name], u.Quantity):
+                table[name] = np.asarray(table[name], dtype=np.float64) * u.dimensionless_unscaled
+        table.meta = meta
         missing = set(COMPANION_COLUMNS) - set(table.colnames)
         if missing:
             raise ValueError(f"{source} lacks columns {sorted(missing)}")

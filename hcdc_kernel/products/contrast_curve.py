@@ -14,9 +14,8 @@ from astropy.table import QTable
 from numpy.typing import NDArray
 
 from hcdc_kernel.products.provenance import (
-    CATEGORY_KEY,
     header_from_meta,
-    meta_from_header,
+    read_table_product,
     software_versions,
 )
 
@@ -171,19 +170,7 @@ class ContrastCurve:
     @classmethod
     def read(cls, path: Path | str) -> ContrastCurve:
         """Read a curve written by :meth:`write_ecsv` or :meth:`write_fits`."""
-        source = Path(path)
-        if source.suffix.lower() in {".fits", ".fit", ".fts"}:
-            with fits.open(source) as hdul:
-                category, meta = meta_from_header(hdul[0].header)
-                if category != CONTRAST_CURVE_CATEGORY or len(hdul) < 2:
-                    raise ValueError(f"{source} is not a contrast curve ({category!r})")
-                table = QTable.read(hdul[1])
-        else:
-            table = QTable.read(source, format="ascii.ecsv")
-            meta = dict(table.meta)
-            category = str(meta.get("category", ""))
-        if category != CONTRAST_CURVE_CATEGORY:
-            raise ValueError(f"{source} is not a contrast curve ({CATEGORY_KEY}={category!r})")
+        table, meta = read_table_product(Path(path), CONTRAST_CURVE_CATEGORY, "contrast curve")
         return cls.from_table(table, meta)
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:

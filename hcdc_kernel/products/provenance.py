@@ -6,16 +6,20 @@ import json
 import platform
 from collections.abc import Mapping
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from astropy.io import fits
+from astropy.table import QTable
 
 __all__ = [
     "CATEGORY_KEY",
     "PRODUCT_CATEGORIES",
     "header_from_meta",
     "meta_from_header",
+    "read_table_product",
     "software_versions",
+    "table_category",
 ]
 
 #: FITS keyword (without HIERARCH) carrying the product category.
@@ -75,3 +79,33 @@ def meta_from_header(header: fits.Header) -> tuple[str, dict[str, Any]]:
         raise ValueError(f"not an hcdc product: no {CATEGORY_KEY} keyword")
     meta = json.loads(header[_META_KEY]) if _META_KEY in header else {}
     return str(header[CATEGORY_KEY]), meta
+
+
+FITS_SUFFIXES = frozenset({".fits", ".fit", ".fts"})
+
+
+def read_table_product(path: Path, category: str, what: str) -> tuple[QTable, dict[str, Any]]:
+    """The table and metadata of a product written as FITS (table in HDU 1) or ECSV.
+
+    ``ValueError`` naming ``what`` when the file is another product.
+    """
+    if path.suffix.lower() in FITS_SUFFIXES:
+        with fits.open(path) as hdul:
+            found, meta = meta_from_header(hdul[0].header)
+            if found != category or len(hdul) < 2:
+                raise ValueError(f"{path} is not a {what} ({CATEGORY_KEY}={found!r})")
+            table = QTable.read(hdul[1])
+        meta[CATEGORY_KEY] = found
+    else:
+        table = QTable.read(path, format="ascii.ecsv")
+        meta = dict(table.meta)
+        named = table_category(meta)
+        if named != category:
+            raise ValueError(f"{path} is not a {what} (category {named!r})")
+    return table, meta
+
+
+def table_category(meta: Mapping[str, Any]) -> str | None:
+    """The category an ECSV product's metadata names (either spelling hcdc has written)."""
+    found = meta.get(CATEGORY_KEY) or meta.get("category")
+    return str(found) if found else None

@@ -234,20 +234,23 @@ def _readable_spec(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) 
 
 
 def _model(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) -> RecipeModel:
+    row_fields: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "version": row.version,
+        "kind": row.kind,
+        "instrument": row.instrument,
+        "description": row.description,
+        "is_hidden": row.is_hidden,
+        "is_current": row.is_current,
+        "needs_validation": row.needs_validation,
+    }
     try:
         spec = spec_of(row, extra_presets)
     except SpecFormatError as exc:
         # Listed, not hidden and not a 500: an operator must see the broken version to fix it.
         return RecipeModel(
-            id=row.id,
-            name=row.name,
-            version=row.version,
-            kind=row.kind,
-            instrument=row.instrument,
-            description=row.description,
-            is_hidden=row.is_hidden,
-            is_current=row.is_current,
-            needs_validation=row.needs_validation,
+            **row_fields,
             available=False,
             unavailable_reason=f"stored spec cannot be read: {exc}",
             inputs=[],
@@ -257,15 +260,7 @@ def _model(row: Recipe, extra_presets: Mapping[str, Mapping[str, Any]]) -> Recip
         )
     data = spec.to_dict()
     return RecipeModel(
-        id=row.id,
-        name=row.name,
-        version=row.version,
-        kind=row.kind,
-        instrument=row.instrument,
-        description=row.description,
-        is_hidden=row.is_hidden,
-        is_current=row.is_current,
-        needs_validation=row.needs_validation,
+        **row_fields,
         available=spec.available,
         unavailable_reason=spec.unavailable,
         inputs=data["inputs"],

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from hcdc_server.app import create_app
 from hcdc_server.config import Settings
@@ -16,6 +14,7 @@ from hcdc_server.factory import Factory
 from tests.api.client import ApiClient, api_client
 from tests.api.seed import Catalog, build_catalog
 from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 
 
 @dataclass
@@ -44,17 +43,8 @@ def _database(backend: str, folder: Path) -> Iterator[str]:
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL not configured: set HCDC_TEST_POSTGRES_URL (CI does)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(POSTGRES_URL, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture(

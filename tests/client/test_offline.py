@@ -71,3 +71,18 @@ def test_products_load_by_category(tmp_path):
     image = tmp_path / "img.fits"
     fits.PrimaryHDU(np.ones((3, 3))).writeto(image)
     assert load_product(image).data.shape == (3, 3)
+
+
+def test_companion_tables_load_from_fits_and_ecsv(tmp_path):
+    from hcdc_kernel.products import CompanionTable
+
+    row = {
+        "x": 61.2, "y": 70.4, "sep_px": 16.6, "sep_arcsec": 0.452, "pa_deg": 314.9,
+        "flux": 660.0, "flux_err": 32.0, "contrast": 5.5e-4, "delta_mag": 8.15, "snr": 11.0,
+    }  # fmt: skip
+    table = CompanionTable.from_rows([row], meta={"algorithm": "negfc"})
+    for path in (table.write(tmp_path / "c.ecsv"), table.write_fits(tmp_path / "c.fits")):
+        loaded = load_product(path)
+        assert isinstance(loaded, CompanionTable), path
+        assert loaded.table["pa_deg"][0].to_value(u.deg) == 314.9
+        assert loaded.meta["algorithm"] == "negfc"

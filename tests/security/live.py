@@ -6,14 +6,13 @@ import dataclasses
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from hcdc_kernel.recipes.registry import builtin_recipes
 from hcdc_server.app import create_app
@@ -22,6 +21,7 @@ from hcdc_server.factory import Factory
 from hcdc_server.schema.tables import Recipe
 from tests.api.seed import Catalog, build_catalog
 from tests.conftest import POSTGRES_URL
+from tests.databases import postgres_schema
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,8 @@ def database(backend: str, folder: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / 'hcdc.sqlite'}"
         return
     assert POSTGRES_URL, "PostgreSQL not configured"
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(POSTGRES_URL, prefix="t") as url:
+        yield url
 
 
 @contextmanager
