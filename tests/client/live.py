@@ -47,7 +47,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _hcdc(data_dir: Path, *args: str, env: dict[str, str]) -> str:
+def hcdc_cli(data_dir: Path, *args: str, env: dict[str, str]) -> str:
+    """Run ``hcdc --data-dir DIR ARGS``; its stdout, or RuntimeError with its output."""
     done = subprocess.run(
         ["hcdc", "--data-dir", str(data_dir), *args],
         env=env,
@@ -79,12 +80,12 @@ def start_live_server(folder: Path) -> Iterator[LiveServer]:
     """Seed ``folder``, start the server and a worker; stop them afterwards."""
     data_dir = folder / "data"
     env = {**os.environ, "HCDC_RESOLVE_TARGETS": "false", "HCDC_DATA_DIR": str(data_dir)}
-    demo = json.loads(_hcdc(data_dir, "demo", "--quick", env=env))
-    _hcdc(data_dir, "user", "add", "colleague", "--email", "colleague@hcdc.invalid", env=env)
-    other_token = _hcdc(data_dir, "token", "create", "colleague", env=env).strip().split()[-1]
+    demo = json.loads(hcdc_cli(data_dir, "demo", "--quick", env=env))
+    hcdc_cli(data_dir, "user", "add", "colleague", "--email", "colleague@hcdc.invalid", env=env)
+    other_token = hcdc_cli(data_dir, "token", "create", "colleague", env=env).strip().split()[-1]
     spec = folder / "validated.json"
     spec.write_text(json.dumps({"needs_validation": True}))
-    _hcdc(
+    hcdc_cli(
         data_dir,
         "recipe",
         "add-version",

@@ -18,7 +18,7 @@ from hcdc_server.logconfig import REDACTED
 from hcdc_server.schema.tables import Token
 from hcdc_server.services import users as users_module
 from hcdc_server.services.users import utcnow
-from tests.client.live import _free_port, _wait_ready
+from tests.client.live import _free_port, _wait_ready, hcdc_cli
 from tests.security.live import uvicorn_thread
 from tests.server.fits_factory import write_frame
 
@@ -116,18 +116,6 @@ def test_token_checks_compare_hashes_in_constant_time(factory, monkeypatch) -> N
     assert all(secret not in (a, b) for a, b in hashes)
 
 
-def _hcdc(data_dir: Path, *args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        ["hcdc", "--data-dir", str(data_dir), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
-
-
 @pytest.mark.slow
 def test_tokens_never_reach_the_server_log(tmp_path: Path) -> None:
     """A live ``hcdc serve`` at DEBUG, used with every credential form and a download script."""
@@ -138,12 +126,12 @@ def test_tokens_never_reach_the_server_log(tmp_path: Path) -> None:
         "HCDC_DATA_DIR": str(data_dir),
         "HCDC_DATABASE_URL": f"sqlite:///{tmp_path / 'hcdc.sqlite'}",
     }
-    _hcdc(data_dir, "user", "add", "ana", env=env)
-    token = _hcdc(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
-    stranger = _hcdc(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
-    _hcdc(data_dir, "token", "revoke", stranger.split(".")[0], env=env)
+    hcdc_cli(data_dir, "user", "add", "ana", env=env)
+    token = hcdc_cli(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
+    stranger = hcdc_cli(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
+    hcdc_cli(data_dir, "token", "revoke", stranger.split(".")[0], env=env)
     write_frame(tmp_path / "in" / "frame.fits")
-    _hcdc(data_dir, "ingest", str(tmp_path / "in"), env=env)
+    hcdc_cli(data_dir, "ingest", str(tmp_path / "in"), env=env)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
