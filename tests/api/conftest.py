@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from hcdc_server.app import create_app
-from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
 from tests.api.client import ApiClient, api_client
-from tests.api.seed import Catalog, build_catalog
+from tests.api.seed import Catalog, seeded_factory
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
 
@@ -56,12 +55,7 @@ def seeded(
     """The seed catalog in a fresh database of each backend, with an API client."""
     folder = tmp_path_factory.mktemp(f"seed-{request.param}")
     for url in _database(request.param, folder):
-        settings = Settings(data_dir=folder / "data", database_url=url, resolve_targets=False)
-        factory = Factory(settings)
-        factory.init_database()
-        files = folder / "files"
-        files.mkdir()
-        catalog = build_catalog(factory, folder=files)
+        factory, catalog = seeded_factory(url, folder)
         with api_client(create_app(factory)) as client:
             yield Seeded(factory, catalog, client, request.param)
         factory.close()

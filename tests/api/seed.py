@@ -16,6 +16,8 @@ import numpy as np
 from astropy.io import fits
 from sqlalchemy import insert
 
+from hcdc_kernel.recipes.registry import builtin_recipes
+from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
 from hcdc_server.schema import tables as t
 
@@ -110,6 +112,19 @@ def write_fits(path: Path, *, seed: int, frame_type: str) -> None:
     fits.HDUList(
         [fits.PrimaryHDU(data, header=header), fits.ImageHDU(np.zeros((4, 4), np.float32))]
     ).writeto(path, overwrite=True)
+
+
+_ECHO_SPEC = next(s for s in builtin_recipes(include_hci=False) if s.name == "hcdc_echo").to_dict()
+
+
+def seeded_factory(database_url: str, folder: Path) -> tuple[Factory, Catalog]:
+    """A factory on a fresh, migrated database holding the catalog (files under ``folder``)."""
+    settings = Settings(data_dir=folder / "data", database_url=database_url, resolve_targets=False)
+    factory = Factory(settings)
+    factory.init_database()
+    files = folder / "files"
+    files.mkdir()
+    return factory, build_catalog(factory, folder=files)
 
 
 def build_catalog(
@@ -238,7 +253,8 @@ def build_catalog(
                 "is_hidden": hidden,
                 "is_current": current,
                 "needs_validation": needs,
-                "spec": {},
+                # A runnable spec (hcdc_echo's under this name), as every stored recipe has.
+                "spec": {**_ECHO_SPEC, "name": name, "version": version},
                 "created_at": now,
             }
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 import time
@@ -12,14 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import select
 
-from hcdc_kernel.recipes.registry import builtin_recipes
 from hcdc_server.app import create_app
-from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
-from hcdc_server.schema.tables import Recipe
-from tests.api.seed import Catalog, build_catalog
+from tests.api.seed import Catalog, seeded_factory
 from tests.conftest import POSTGRES_URL
 from tests.databases import postgres_schema
 
@@ -74,27 +69,11 @@ def uvicorn_thread(factory: Factory) -> Iterator[str]:
         thread.join(timeout=20)
 
 
-def _give_recipes_specs(factory: Factory) -> None:
-    """The seed's recipe rows carry empty specs; give each a real one (hcdc_echo's, renamed)."""
-    echo = next(s for s in builtin_recipes(include_hci=False) if s.name == "hcdc_echo")
-    with factory.sessions.begin() as session:
-        for recipe in session.scalars(select(Recipe)):
-            if not recipe.spec:
-                spec = dataclasses.replace(echo, name=recipe.name, version=recipe.version)
-                recipe.spec = spec.to_dict()
-
-
 @contextmanager
 def seeded_server(backend: str, folder: Path) -> Iterator[Served]:
     """The API seed catalog in a fresh database of ``backend``, served live."""
     with database(backend, folder) as url:
-        settings = Settings(data_dir=folder / "data", database_url=url, resolve_targets=False)
-        factory = Factory(settings)
-        factory.init_database()
-        files = folder / "files"
-        files.mkdir()
-        catalog = build_catalog(factory, folder=files)
-        _give_recipes_specs(factory)
+        factory, catalog = seeded_factory(url, folder)
         try:
             with uvicorn_thread(factory) as base:
                 yield Served(base, factory, catalog)
