@@ -107,6 +107,22 @@ class WorkspaceMember(Base):
     workspace: Mapped[Workspace] = relationship(back_populates="members")
 
 
+class WorkspaceInvitation(Base):
+    """A pending invitation: the invitee becomes a member only when they accept."""
+
+    __tablename__ = "workspace_invitations"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))  # owner | editor | viewer
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    invited_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class Target(Base):
     """An astronomical target, resolved through SIMBAD where possible and cached here."""
 
@@ -196,6 +212,8 @@ class DataFile(Base):
     naxis1: Mapped[int | None] = mapped_column(Integer)
     naxis2: Mapped[int | None] = mapped_column(Integer)
     naxis3: Mapped[int | None] = mapped_column(Integer)
+    # HDUs after the primary, counted once at ingest (never per request: a file can hold many).
+    n_extensions: Mapped[int | None] = mapped_column(Integer)
     is_raw: Mapped[bool] = mapped_column(Boolean, default=True)
     is_standard: Mapped[bool] = mapped_column(Boolean, default=False)
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
