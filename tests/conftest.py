@@ -51,3 +51,17 @@ def factory(settings: Settings) -> Iterator[Factory]:
     made.init_database()
     yield made
     made.close()
+
+
+REQUIRE_ALL = os.environ.get("HCDC_TEST_REQUIRE_ALL", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Where every part must be present (CI), a skipped test is a failure naming what is missing."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where HCDC_TEST_REQUIRE_ALL is set: {reason}"

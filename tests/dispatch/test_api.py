@@ -7,6 +7,7 @@ import pytest
 from hcdc_server.app import create_app
 from tests.api.client import api_client
 from tests.dispatch.helpers import ingest, run_worker, write_naco_dark
+from tests.requirements import needs_naco
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def test_recipes_carry_a_json_schema_and_availability(client):
     assert "hcdc_sleep" in {r["name"] for r in shown}
 
 
+@needs_naco
 def test_launch_sof_associate_cancel_and_validation_over_http(factory, client, tmp_path):
     http, headers = client
     ids = ingest(factory, [write_naco_dark(tmp_path / f"d{i}.fits", seed=i) for i in range(2)])

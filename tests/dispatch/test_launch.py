@@ -9,6 +9,7 @@ import pytest
 from hcdc_server.exceptions import ConflictError, InvalidInputError
 from hcdc_server.models.processes import InputRef, LaunchRequest
 from tests.dispatch.helpers import ingest, run_worker, user_id, write_naco_dark
+from tests.requirements import needs_naco
 from tests.server.fits_factory import write_frame
 
 
@@ -21,6 +22,7 @@ def darks(factory, tmp_path):
     return ingest(factory, paths)
 
 
+@needs_naco
 def test_bad_params_are_refused_naming_them(factory, darks):
     uid = user_id(factory)
     processes = factory.processes()
@@ -38,6 +40,7 @@ def test_bad_params_are_refused_naming_them(factory, darks):
         assert caught.value.status == 400
 
 
+@needs_naco
 def test_inputs_that_do_not_fill_a_slot_are_refused_naming_it(factory, darks, tmp_path):
     uid = user_id(factory)
     science = ingest(factory, [write_frame(tmp_path / "sci.fits")])
@@ -68,6 +71,7 @@ def test_unavailable_recipe_is_refused_with_the_reason(factory, tmp_path):
     assert "unavailable here" in caught.value.message
 
 
+@needs_naco
 def test_selection_groups_darks_by_setting_and_previews_levels(factory, tmp_path):
     paths = [
         write_naco_dark(tmp_path / "a0.fits", seed=1, dit=0.2),

@@ -7,20 +7,16 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from astropy.io import fits
 
 from hcdc_kernel.jobs.manifest import read_manifest, read_progress
 from hcdc_kernel.jobs.runner import EXIT_DUPLICATE, EXIT_TIMEOUT
 from hcdc_kernel.jobs.spec import JobInput, JobSpec
-from hcdc_kernel.recipes.esorex import available_recipes, build_sof, esorex_command
+from hcdc_kernel.recipes.esorex import build_sof, esorex_command
 from tests.dispatch.helpers import write_naco_dark
+from tests.requirements import needs_naco
 
 JOB = [sys.executable, "-m", "hcdc_kernel.jobs.cli", "run"]
-needs_naco = pytest.mark.skipif(
-    "naco_img_dark" not in available_recipes(),
-    reason="esorex with cpl-plugin-naco is not installed (CI installs it from .ci/apt-packages)",
-)
 
 
 def run(spec: JobSpec) -> int:
