@@ -6,6 +6,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hcdc_server.api import browse, data, launch, processes, recipes, workspaces
+from hcdc_server.api.docs import install_docs
 from hcdc_server.api.errors import install_error_handlers
 from hcdc_server.api.hub import install_hub
 from hcdc_server.api.limits import (
@@ -33,11 +34,14 @@ def create_app(factory: Factory, *, max_body_bytes: int = MAX_BODY_BYTES) -> Fas
         version="0.1.0",
         description=DESCRIPTION,
         strict_content_type=False,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.factory = factory
     install_error_handlers(app)
     for module in (browse, processes, data, workspaces, recipes, launch):
         app.include_router(module.router)
+    install_docs(app)
     install_hub(app, factory)
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(

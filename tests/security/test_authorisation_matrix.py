@@ -428,9 +428,7 @@ RULES: dict[tuple[str, str], list[Case]] = {
     # Documentation routes outside the schema: public.
     ("GET", "/openapi.json"): [Case("schema", fixed("/openapi.json"), everyone(200))],
     ("GET", "/docs"): [Case("Swagger UI", fixed("/docs"), everyone(200))],
-    ("GET", "/docs/oauth2-redirect"): [
-        Case("redirect", fixed("/docs/oauth2-redirect"), everyone(200))
-    ],
+    ("GET", "/"): [Case("home, leading to the docs", fixed("/"), everyone(307))],
     ("GET", "/redoc"): [Case("ReDoc", fixed("/redoc"), everyone(200))],
 }
 
