@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,10 +15,57 @@ from pydantic_settings import (
 )
 
 
+class QuotaSettings(BaseModel):
+    """What one user may queue and run, and at which priority (``HCDC_QUOTAS__<NAME>``).
+
+    Administrators are not limited by the per-user limits or the priority range; the run-time
+    limits bind every job.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_queued_per_user: int = Field(
+        default=200,
+        ge=0,
+        title="Queued processes per user",
+        description="Most processes one user may have queued; a launch beyond it gets HTTP 429.",
+    )
+    max_running_per_user: int = Field(
+        default=50,
+        ge=1,
+        title="Running processes per user",
+        description="Most processes of one user that the workers run at once; the rest wait.",
+    )
+    min_priority: int = Field(
+        default=0,
+        title="Lowest priority",
+        description="Lowest launch priority a user who is not an administrator may ask for.",
+    )
+    max_priority: int = Field(
+        default=10,
+        title="Highest priority",
+        description="Highest launch priority a user who is not an administrator may ask for "
+        "(HTTP 400 naming the range beyond it).",
+    )
+    max_run_time_s: float = Field(
+        default=86400.0,
+        gt=0,
+        title="Longest run (s)",
+        description="Ceiling on every job's time limit, whatever its recipe asks; a job that "
+        "runs longer ends as a timeout.",
+    )
+    run_time_s: dict[str, float] = Field(
+        default_factory=dict,
+        title="Run time per recipe (s)",
+        description="Time limit by recipe name, instead of the recipe's own "
+        "(`default_timeout_s`); still capped by the longest run.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the hcdc service, worker and CLI."""
 
-    model_config = SettingsConfigDict(env_prefix="HCDC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HCDC_", extra="ignore", env_nested_delimiter="__")
 
     data_dir: Path = Field(
         default=Path("./hcdc-data"),
@@ -57,6 +104,57 @@ class Settings(BaseSettings):
         ge=1,
         title="Largest upload (bytes)",
         description="Largest FITS file accepted by `POST /api/data` (larger ones get HTTP 413).",
+    )
+    max_extensions: int = Field(
+        default=1000,
+        ge=0,
+        title="Extensions per file",
+        description="Most extensions (HDUs after the primary) a FITS file may have; ingest "
+        "rejects a file with more, the upload route answers 413.",
+    )
+    max_decompressed_bytes: int = Field(
+        default=4 << 30,
+        ge=1,
+        title="Data per file, decompressed (bytes)",
+        description="Most data a FITS file may hold once its tile-compressed images are "
+        "decompressed (from the headers: ZNAXISn/ZBITPIX, NAXISn/BITPIX); ingest rejects a file "
+        "with more, the upload route answers 413.",
+    )
+    max_page_rows: int = Field(
+        default=1000,
+        ge=1,
+        title="Rows per browse answer",
+        description="Most items, values or groups one `process_list`/`data_list` answer holds "
+        "(`limit: -1` included); more is refused with HTTP 400 pointing to the `/export` routes, "
+        "which stream every row.",
+    )
+    browse_max_values: int = Field(
+        default=100,
+        ge=1,
+        title="Values per browse filter",
+        description="Most values one browse filter may hold (a list's items, range bounds, "
+        "attribute values); more is refused with HTTP 400 naming the filter.",
+    )
+    browse_max_patterns: int = Field(
+        default=20,
+        ge=0,
+        title="Wildcard patterns per browse filter",
+        description="Most wildcard (`*`) values one browse filter may hold (each is a LIKE "
+        "scan); more is refused with HTTP 400 naming the filter.",
+    )
+    browse_max_value_length: int = Field(
+        default=1024,
+        ge=1,
+        title="Length of a browse filter value",
+        description="Most characters in one browse filter value; longer is refused with HTTP "
+        "400 naming the filter.",
+    )
+    statement_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        title="Statement timeout (s)",
+        description="Longest a single database statement may run (PostgreSQL `statement_timeout`,"
+        " a progress handler on SQLite); the API answers HTTP 503 past it. 0: no limit.",
     )
     shared_dir: Path | None = Field(
         default=None,
@@ -125,6 +223,28 @@ class Settings(BaseSettings):
         title="Idle timeout (s)",
         description="The idle culler stops user servers inactive for this long.",
     )
+    hub_system_users: bool = Field(
+        default=False,
+        title="One OS account per user",
+        description="Run each user's server under its own OS account `<prefix><login>`, created "
+        "by hcdc (JupyterHub's LocalProcessSpawner; the hub runs as root). Off: every user's "
+        "server runs under the service's account, which trusts every user, and the hub then "
+        "listens on 127.0.0.1 only.",
+    )
+    hub_account_prefix: str = Field(
+        default="hcdc-",
+        pattern=r"^[a-z_][a-z0-9_-]{0,15}$",
+        title="OS account prefix",
+        description="Prefix of the OS accounts of users (with `HCDC_HUB_SYSTEM_USERS`), so that "
+        "no hcdc login maps to an existing system account such as `root`.",
+    )
+    hub_isolated_spawner: bool = Field(
+        default=False,
+        title="Site spawner isolates users",
+        description="The site's hub configuration sets a spawner that runs each user's server "
+        "under their own account (e.g. `batchspawner.SlurmSpawner`, `kubespawner.KubeSpawner`), "
+        "so the hub may listen beyond 127.0.0.1 without `HCDC_HUB_SYSTEM_USERS`.",
+    )
     home_dir: Path | None = Field(
         default=None,
         title="Home directories",
@@ -135,6 +255,26 @@ class Settings(BaseSettings):
         title="JupyterHub configuration file",
         description="The file `hcdc up` runs JupyterHub with; default hcdc's "
         "`hub_config/jupyterhub_config.py` (a site's file can `load_subconfig` it, then override).",
+    )
+    quotas: QuotaSettings = Field(
+        default_factory=QuotaSettings,
+        title="Quotas",
+        description="Per-user limits on queued and running processes and on priority, and run "
+        "time limits (`HCDC_QUOTAS__MAX_QUEUED_PER_USER=500`, ...).",
+    )
+    job_sandbox: Literal["auto", "required", "off"] = Field(
+        default="auto",
+        title="Job sandbox",
+        description="Confine each job's writes to its own job directory with Linux Landlock: "
+        "`auto` where the kernel has it (a job without it logs a warning and says so in its "
+        "manifest), `required` (a job fails rather than run unconfined), `off`.",
+    )
+    notebooks_dir: Path | None = Field(
+        default=None,
+        title="Notebooks folder",
+        description="Example notebooks copied into `notebooks/` of every home at server start "
+        "(a notebook already there, edited or not, is never overwritten); default: "
+        "`notebooks/` of the hcdc checkout, when present.",
     )
     dashboards_dir: Path | None = Field(
         default=None,
@@ -214,6 +354,14 @@ class Settings(BaseSettings):
             return self.hub_public_url.rstrip("/")
         host = "127.0.0.1" if self.hub_ip in ("", "0.0.0.0") else self.hub_ip  # noqa: S104
         return f"http://{host}:{self.hub_port}"
+
+    @property
+    def resolved_notebooks_dir(self) -> Path | None:
+        """The example notebooks folder, if configured or found in the checkout."""
+        if self.notebooks_dir is not None:
+            return self.notebooks_dir
+        candidate = Path(__file__).resolve().parents[1] / "notebooks"
+        return candidate if candidate.is_dir() else None
 
     @property
     def resolved_dashboards_dir(self) -> Path | None:

@@ -39,6 +39,13 @@ class ConflictError(HcdcError):
     status = 409
 
 
+class QuotaExceededError(HcdcError):
+    """A per-user limit (e.g. processes queued) would be exceeded; the message names it."""
+
+    code = "quota_exceeded"
+    status = 429
+
+
 class TooLargeError(HcdcError):
     code = "too_large"
     status = 413
@@ -53,4 +60,11 @@ class UnprocessableError(HcdcError):
 
 class StorageError(HcdcError):
     code = "storage_error"
+    status = 503
+
+
+class QueryTimeoutError(HcdcError):
+    """A database statement ran past the statement timeout; the request may be narrowed."""
+
+    code = "query_timeout"
     status = 503

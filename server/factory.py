@@ -11,9 +11,10 @@ from hcdc_kernel.targets import SimbadResolver
 from hcdc_server.config import Settings
 from hcdc_server.schema.migrate import upgrade
 from hcdc_server.services.auth import AuthService
-from hcdc_server.services.browse import BrowseService
+from hcdc_server.services.browse import BrowseService, FilterLimits
 from hcdc_server.services.catalog import CatalogService
 from hcdc_server.services.downloads import DownloadService
+from hcdc_server.services.fits_checks import FileLimits
 from hcdc_server.services.ingest import IngestService
 from hcdc_server.services.process_access import ProcessAccessService
 from hcdc_server.services.processes import ProcessService
@@ -35,7 +36,10 @@ class Factory:
 
     @cached_property
     def engine(self) -> Engine:
-        return create_db_engine(self.settings.resolved_database_url)
+        return create_db_engine(
+            self.settings.resolved_database_url,
+            statement_timeout_s=self.settings.statement_timeout_s,
+        )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -50,7 +54,7 @@ class Factory:
         return UserService(self.sessions, token_days=self.settings.token_days)
 
     def workspaces(self) -> WorkspaceService:
-        return WorkspaceService(self.sessions)
+        return WorkspaceService(self.sessions, folders=self.settings.workspaces_dir)
 
     def targets(self) -> TargetService:
         resolver = None
@@ -65,6 +69,10 @@ class Factory:
             self.sessions,
             raw_dir=self.settings.raw_dir,
             targets=self.targets(),
+            limits=FileLimits(
+                max_extensions=self.settings.max_extensions,
+                max_decompressed_bytes=self.settings.max_decompressed_bytes,
+            ),
             workers=self.settings.ingest_workers,
             batch_size=self.settings.ingest_batch_size,
         )
@@ -78,7 +86,7 @@ class Factory:
         return self._recipe_service
 
     def processes(self) -> ProcessService:
-        return ProcessService(self.sessions, recipes=self.recipes())
+        return ProcessService(self.sessions, recipes=self.recipes(), quotas=self.settings.quotas)
 
     def workflows(self) -> WorkflowService:
         return WorkflowService(self.sessions, processes=self.processes())
@@ -90,19 +98,28 @@ class Factory:
             self.sessions,
             processes=processes,
             workflows=WorkflowService(self.sessions, processes=processes),
+            recipes=self.recipes(),
         )
 
     def auth(self) -> AuthService:
         return AuthService(self.sessions, self.users())
 
     def browse(self) -> BrowseService:
-        return BrowseService(self.sessions)
+        return BrowseService(
+            self.sessions,
+            filter_limits=FilterLimits(
+                max_values=self.settings.browse_max_values,
+                max_patterns=self.settings.browse_max_patterns,
+                max_length=self.settings.browse_max_value_length,
+            ),
+            max_rows=self.settings.max_page_rows,
+        )
 
     def catalog(self) -> CatalogService:
         return CatalogService(self.sessions)
 
     def downloads(self) -> DownloadService:
-        return DownloadService(self.sessions)
+        return DownloadService(self.sessions, browse=self.browse())
 
     def workspace_access(self) -> WorkspaceAccessService:
         return WorkspaceAccessService(self.workspaces(), self.users(), self.sessions)

@@ -163,8 +163,11 @@ class HubProcess:
         return self.proc.pid
 
     def start(self) -> None:
+        from hcdc_hub.deployment import secure_state
+
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        self.settings.hub_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch(mode=0o600)
+        secure_state(self.settings)  # the hub folder and its files: this account's only
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command,
@@ -296,7 +299,11 @@ def run_up(
     with_worker
         Whether the hub runs ``hcdc worker`` (only told here: the hub configuration decides).
     """
+    from hcdc_hub.deployment import check_exposure, trust_statement
+
     settings = factory.settings
+    check_exposure(settings)  # the single-account default stays on the loopback
+    echo(f"hcdc up: {trust_statement(settings)}")
     stop = threading.Event()
     with _stop_on_signals(stop):
         login = prepare_data(factory, demo=demo, quick=quick)

@@ -4,15 +4,15 @@ Controls are ipywidgets; the figures are HoloViews (Bokeh) in Panel panes (``plo
 hovering a curve shows its process, algorithm, parameters and pipeline version. The reference's
 curve is drawn dashed and every curve's ratio to it is plotted below; the S/N maps sit side by
 side. ``export`` writes the overlay as PNG (Matplotlib) and every curve as CSV, offered as links.
-Call ``pn.extension(inline=True)`` first so that it works offline.
+Call ``pn.extension(inline=True)`` first so that it works offline. The plots are part of the
+widget (``plots_view``, through jupyter_bokeh), so displaying the widget shows everything and
+every Compare redraws, in JupyterLab and in Voila alike.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
-import html
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -24,6 +24,7 @@ import numpy as np
 import traitlets
 
 from hcdc_kernel.client import HcdcClient, connect
+from hcdc_widgets.markup import data_link, join
 from hcdc_widgets.status import StatusLine
 
 __all__ = ["ContrastReview", "CurveEntry", "curves_csv", "ratio_to_reference"]
@@ -77,11 +78,6 @@ def curves_csv(entries: Sequence[CurveEntry]) -> str:
     return buffer.getvalue()
 
 
-def _link(name: str, mime: str, payload: bytes) -> str:
-    data = base64.b64encode(payload).decode()
-    return f'<a download="{html.escape(name)}" href="data:{mime};base64,{data}">{name}</a>'
-
-
 class ContrastReview(w.VBox):
     """Pick a target and processes, overlay their contrast curves, compare to a reference.
 
@@ -122,6 +118,10 @@ class ContrastReview(w.VBox):
         self.plots = pn.Column(
             self.curves_pane, self.ratio_pane, self.snr_pane, sizing_mode="stretch_width"
         )
+        # The plots as an ipywidget (jupyter_bokeh): its Bokeh document is synced over the
+        # widget comm, so each Compare redraws in Voila too (Panel's own notebook comms need
+        # JupyterLab's document manager, which Voila lacks, and would draw only once there).
+        self.plots_view = pn.ipywidget(self.plots)
         super().__init__(
             [
                 w.HTML("<h3>Contrast-curve review</h3>"),
@@ -130,6 +130,7 @@ class ContrastReview(w.VBox):
                 w.HBox([self._reference, self._compare_button, self._export_button]),
                 self.status,
                 self.downloads,
+                self.plots_view,
             ]
         )
         self.add_class("hcdc-contrast-review")
@@ -310,7 +311,7 @@ class ContrastReview(w.VBox):
             f"{stem}.csv": curves_csv([self.entries[i] for i in self.process_ids]).encode(),
         }
         mimes = {".png": "image/png", ".csv": "text/csv"}
-        self.downloads.value = " · ".join(
-            _link(name, mimes[name[-4:]], payload) for name, payload in files.items()
+        self.downloads.value = join(
+            " · ", (data_link(name, mimes[name[-4:]], payload) for name, payload in files.items())
         )
         return files

@@ -19,6 +19,7 @@ import traitlets
 from hcdc_kernel.client import DATA_COLUMNS, HcdcClient, connect
 from hcdc_kernel.client.filters import browse_filters
 from hcdc_widgets.fits_view import HeaderView, ImageView
+from hcdc_widgets.markup import format_html
 from hcdc_widgets.status import StatusLine
 from hcdc_widgets.table import PagedTable
 
@@ -327,7 +328,9 @@ class DataBrowser(w.VBox):
         header = self.client.header(data_id)
         row = self.table.row(int(data_id)) or self.client.data_info(data_id)
         self.detail_id = int(data_id)
-        self._detail_title.value = f"<b>Data {data_id} detail</b>: {row['file_name']}"
+        self._detail_title.value = format_html(
+            "<b>Data {} detail</b>: {}", data_id, row["file_name"]
+        )
         self.header_view.show(dict(header.items()))
         self.image_view.show(None)
 
@@ -336,10 +339,11 @@ class DataBrowser(w.VBox):
         if self.detail_id is None:
             raise ValueError("select a data file first")
         with self.client.open(self.detail_id) as hdul:
-            hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+            # From the headers: no data unit is loaded before its size is checked.
+            hdu = next((h for h in hdul if h.is_image and h.header.get("NAXIS", 0) > 0), None)
             if hdu is None:
                 raise ValueError(f"data file {self.detail_id} holds no image")
-            self.image_view.show(hdu.data, caption=f"{hdu.name} {hdu.data.shape}")
+            self.image_view.show_hdu(hdu, caption=f"{hdu.name} {hdu.shape}")
 
 
 def _format_extra(value: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,9 @@ from astropy.visualization import (
     ZScaleInterval,
 )
 from numpy.typing import NDArray
+
+from hcdc_kernel.client.products import MAX_IMAGE_BYTES, check_image_size
+from hcdc_widgets.markup import format_html, join, pre
 
 __all__ = ["HeaderView", "ImageView", "render_png"]
 
@@ -73,8 +75,8 @@ class HeaderView(w.VBox):
 
     def _render(self) -> None:
         shown = set(self.visible_keywords)
-        lines = [f"{html.escape(k):<30} = {html.escape(v)}" for k, v in self._cards if k in shown]
-        self._text.value = f"<pre style='font-size:11px;margin:0'>{chr(10).join(lines)}</pre>"
+        lines = [format_html("{:<30} = {}", k, v) for k, v in self._cards if k in shown]
+        self._text.value = pre(join("\n", lines), style="font-size:11px;margin:0")
 
 
 class ImageView(w.VBox):
@@ -83,6 +85,8 @@ class ImageView(w.VBox):
     plane = traitlets.Int(0)
     stretch = traitlets.Unicode("linear")
     interval = traitlets.Unicode("zscale")
+    #: Largest HDU :meth:`show_hdu` loads (bytes once loaded, decompressed); larger is refused.
+    max_image_bytes = traitlets.Int(MAX_IMAGE_BYTES)
 
     def __init__(self, *, width: str = "360px") -> None:
         self._data: NDArray[Any] | None = None
@@ -115,6 +119,17 @@ class ImageView(w.VBox):
         self._slider.disabled = planes <= 1
         self.plane = min(self.plane, planes - 1)
         self._render()
+
+    def show_hdu(self, hdu: Any, *, caption: str = "") -> None:
+        """Display an image HDU, its size checked from its header before its data is loaded.
+
+        Raises
+        ------
+        ImageTooLargeError
+            (a ValueError) above ``max_image_bytes``: the message gives the shape and size.
+        """
+        check_image_size(hdu, max_bytes=self.max_image_bytes)
+        self.show(hdu.data, caption=caption)
 
     @property
     def png(self) -> bytes:

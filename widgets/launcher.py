@@ -1,10 +1,12 @@
 """RecipeLauncher: choose a recipe or workflow and preset, fill its parameters, preview the
 association of a selection (level and reason per calibration, overridable), launch, follow.
+
+After a launch the launcher follows its processes by itself (every ``poll_s`` seconds, until
+each has ended); Refresh progress stays for an immediate look.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +15,9 @@ import traitlets
 
 from hcdc_kernel.client import Batch, HcdcClient, Recipe, connect
 from hcdc_kernel.client.models import AssociationPreview
+from hcdc_widgets.live import Poller
+from hcdc_widgets.markup import Markup, escape, format_html, join, table
+from hcdc_widgets.process_browser import reused_text
 from hcdc_widgets.schema_form import ParamForm
 from hcdc_widgets.status import StatusLine
 
@@ -54,8 +59,10 @@ class RecipeLauncher(w.VBox):
         browser: Any | None = None,
         workspace: str | None = None,
         include_hidden: bool = False,
+        poll_s: float = 2.0,
     ) -> None:
         self.client = client or connect()
+        self._follower = Poller(self._follow_tick, interval_s=poll_s, name="hcdc-launch-follow")
         self.status = StatusLine()
         self.batch: Batch | None = None
         self.previews: list[AssociationPreview] = []
@@ -138,8 +145,8 @@ class RecipeLauncher(w.VBox):
             self.recipe = name
             self._recipe.value = name
             steps = " → ".join(s["name"] for s in workflow.spec.get("steps", ()))
-            self._doc.value = html.escape(str(workflow.spec.get("description", ""))) + (
-                f"<br><i>steps: {html.escape(steps)}</i>"
+            self._doc.value = format_html(
+                "{}<br><i>steps: {}</i>", workflow.spec.get("description", ""), steps
             )
             self.form.set_schema({})
             self._preset.options = [("(none)", _NO_PRESET)]
@@ -147,13 +154,13 @@ class RecipeLauncher(w.VBox):
         recipe = self._recipes[name]
         self.recipe = name
         self._recipe.value = name
-        doc = html.escape(recipe.description or "")
+        doc = escape(recipe.description)
         if not recipe.available:
-            doc += f"<br><b>unavailable:</b> {html.escape(recipe.unavailable_reason or '')}"
+            doc = format_html("{}<br><b>unavailable:</b> {}", doc, recipe.unavailable_reason)
         slots = ", ".join(
             f"{s['tag']} ({'/'.join(s.get('frame_types', []))})" for s in recipe.inputs
         )
-        self._doc.value = f"{doc}<br><i>inputs: {html.escape(slots)}</i>"
+        self._doc.value = format_html("{}<br><i>inputs: {}</i>", doc, slots)
         self.form.set_schema(recipe.params_schema)
         self._preset.options = [("(none)", _NO_PRESET), *((p, p) for p in recipe.presets)]
         self._preset.value = _NO_PRESET
@@ -184,7 +191,7 @@ class RecipeLauncher(w.VBox):
     def _show_selection(self) -> None:
         ids = ", ".join(str(i) for i in self.selection[:20])
         more = " …" if len(self.selection) > 20 else ""
-        self._selection.value = f"Selection: {len(self.selection)} data files {ids}{more}"
+        self._selection.value = escape(f"Selection: {len(self.selection)} data files {ids}{more}")
 
     def preview(self) -> list[AssociationPreview]:
         """Ask the service how the selection would be grouped and calibrated."""
@@ -198,20 +205,28 @@ class RecipeLauncher(w.VBox):
 
     def _preview_box(self, preview: AssociationPreview, index: int) -> w.Widget:
         rows = [
-            f"<tr><td>{html.escape(s.tag)}</td><td>{', '.join(map(str, s.data_file_ids))}</td>"
-            f"<td>{'' if s.level is None else s.level}</td><td>{html.escape(s.reason)}</td>"
-            f"<td>{'yes' if s.required else ''}</td></tr>"
+            (
+                s.tag,
+                ", ".join(map(str, s.data_file_ids)),
+                s.level,
+                s.reason,
+                "yes" if s.required else "",
+            )
             for s in preview.slots
         ]
-        missing = f" <b>missing: {', '.join(preview.missing)}</b>" if preview.missing else ""
-        title = (
-            f"Process {index + 1}: {preview.primary_tag} "
-            f"{', '.join(map(str, preview.primary_ids))}{missing}"
+        missing = (
+            format_html(" <b>missing: {}</b>", ", ".join(preview.missing))
+            if preview.missing
+            else Markup()
         )
-        table = (
-            "<table><tr><th>Tag</th><th>Files</th><th>Level</th><th>Reason</th>"
-            f"<th>Required</th></tr>{''.join(rows)}</table>"
+        title = format_html(
+            "Process {}: {} {}{}",
+            index + 1,
+            preview.primary_tag,
+            ", ".join(map(str, preview.primary_ids)),
+            missing,
         )
+        slots = table(rows, header=("Tag", "Files", "Level", "Reason", "Required"))
         overrides = []
         for slot in preview.slots:
             text = w.Text(
@@ -226,7 +241,7 @@ class RecipeLauncher(w.VBox):
                 "value",
             )
             overrides.append(text)
-        return w.VBox([w.HTML(f"<b>{title}</b>{table}"), *overrides])
+        return w.VBox([w.HTML(format_html("<b>{}</b>{}", title, slots)), *overrides])
 
     def override(self, tag: str, data_ids: Sequence[int]) -> None:
         """Use ``data_ids`` for SOF tag ``tag`` instead of the association (empty: undo)."""
@@ -264,7 +279,23 @@ class RecipeLauncher(w.VBox):
         self.process_ids = [p.id for p in batch]
         self.status.say(f"batch {batch.id}: processes {', '.join(map(str, self.process_ids))}")
         self.refresh_progress()
+        if not self.finished:
+            self._follower.start()
         return batch
+
+    @property
+    def finished(self) -> bool:
+        """Whether every process of the last launch has ended (done, error, cancelled...)."""
+        return self.batch is not None and all(p.finished for p in self.batch)
+
+    @property
+    def following(self) -> bool:
+        """Whether the launcher is following its processes in the background."""
+        return self._follower.running
+
+    def _follow_tick(self) -> bool:
+        self.status.run(self.refresh_progress)
+        return not self.finished
 
     def _changed_params(self) -> dict[str, Any]:
         """Parameters differing from the recipe's defaults and preset (the rest stay implicit)."""
@@ -281,13 +312,14 @@ class RecipeLauncher(w.VBox):
         for process in self.batch:
             process.refresh()
             total += 100.0 if process.finished else process.progress
+            reused = reused_text(process.info)
             lines.append(
-                f"{process.id}: {html.escape(str(process.info.get('recipe_name')))} "
-                f"{process.status} {process.progress:.0f}%"
+                f"{process.id}: {process.info.get('recipe_name')} "
+                f"{process.status} {process.progress:.0f}%" + (f" ({reused})" if reused else "")
             )
         self.progress = total / max(len(self.batch), 1)
         self._bar.value = self.progress
-        self._processes.value = "<br>".join(lines)
+        self._processes.value = join("<br>", lines)
         return self.progress
 
 

@@ -1,15 +1,13 @@
 """ProcessBrowser: the seed's Process Browse table, Info panel, raw inputs and actions.
 
 Actions are the seed's buttons: Accept, Reject, To Reprocess (with a comment), Launch (run again
-with edited parameters) and Download SOF. Running processes are followed live by a background
-poll (``live=True``), or on demand with :meth:`ProcessBrowser.refresh`.
+with edited parameters) and Download SOF. The table follows the service by itself (``live``, on
+by default): new processes appear and running ones move on without a click; a cache hit says
+which process's result it reused.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +16,8 @@ import traitlets
 
 from hcdc_kernel.client import PROCESS_COLUMNS, HcdcClient, Process, connect
 from hcdc_kernel.client.filters import browse_filters
+from hcdc_widgets.live import Poller
+from hcdc_widgets.markup import data_link, format_html, pre, table
 from hcdc_widgets.schema_form import ParamForm
 from hcdc_widgets.status import StatusLine
 from hcdc_widgets.table import PagedTable
@@ -83,6 +83,7 @@ INFO_FIELDS: tuple[tuple[str, Any], ...] = (
     ("Duration", lambda i: _duration(i.get("duration_s"))),
     ("Estimated duration", _estimated),
     ("Progress", lambda i: f"{float(i.get('progress') or 0):.0f}%"),
+    ("Reused", lambda i: reused_text(i)),
     ("Server", lambda i: i.get("server")),
     ("Observation night", lambda i: i.get("obs_night")),
     ("Observation date", lambda i: i.get("obs_date")),
@@ -92,6 +93,12 @@ INFO_FIELDS: tuple[tuple[str, Any], ...] = (
     ("Pipeline version", lambda i: i.get("pipeline_version")),
     ("User", lambda i: i.get("user")),
 )
+
+
+def reused_text(info: Mapping[str, Any]) -> str | None:
+    """``reused the result of process N`` for a cache hit, else ``None``."""
+    source = info.get("cache_of_id")
+    return None if source is None else f"reused the result of process {source}"
 
 
 def info_rows(info: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -126,7 +133,7 @@ class ProcessBrowser(w.VBox):
         *,
         filters: Mapping[str, Any] | None = None,
         page_size: int = 20,
-        live: bool = False,
+        live: bool = True,
         poll_s: float = 2.0,
     ) -> None:
         self.client = client or connect()
@@ -185,8 +192,8 @@ class ProcessBrowser(w.VBox):
         self._sof.on_click(lambda _: self.status.run(self.download_sof))
         self.table.observe(self._on_selection, "selected_ids")
         self._extra_filters = dict(filters or {})
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._poller = Poller(self._poll, interval_s=poll_s, name="hcdc-process-poll")
+        self._seen: tuple[int, int | None] | None = None
         self.status.run(self.search)
         if live:
             self.start_live(poll_s=poll_s)
@@ -258,11 +265,7 @@ class ProcessBrowser(w.VBox):
         if self.process is None:
             return
         info = self.process.info
-        rows = "".join(
-            f"<tr><td><b>{html.escape(k)}:</b></td><td>{html.escape(v)}</td></tr>"
-            for k, v in info_rows(info)
-        )
-        self._info.value = f"<table>{rows}</table>"
+        self._info.value = table((format_html("<b>{}:</b>", k), v) for k, v in info_rows(info))
         inputs = self.process.inputs
         columns = [
             c
@@ -278,12 +281,7 @@ class ProcessBrowser(w.VBox):
             )
             if c in inputs.colnames
         ]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
-            for row in inputs
-        )
-        self._inputs.value = f"<table><tr>{head}</tr>{body}</table>"
+        self._inputs.value = table(([row[c] for c in columns] for row in inputs), header=columns)
         self._progress.value = self.process.progress
         status = self.process.status
         self._progress.bar_style = {"done": "success", "error": "danger"}.get(status, "info")
@@ -298,24 +296,39 @@ class ProcessBrowser(w.VBox):
             self.process.refresh()
             self._render()
 
-    def start_live(self, *, poll_s: float = 2.0) -> None:
-        """Refresh every ``poll_s`` seconds while a shown process is queued or running."""
-        if self._poller is not None and self._poller.is_alive():
-            return
-        self._stop.clear()
-
-        def poll() -> None:
-            while not self._stop.wait(poll_s):
-                shown = {row.get("process_status") for row in self.table.items}
-                if shown & _RUNNING or (self.process and self.process.status in _RUNNING):
-                    self.status.run(self.refresh)
-
-        self._poller = threading.Thread(target=poll, name="hcdc-process-poll", daemon=True)
+    def start_live(self, *, poll_s: float | None = None) -> None:
+        """Follow the service every ``poll_s`` seconds (default: the constructor's)."""
+        if poll_s is not None:
+            self._poller.interval_s = poll_s
         self._poller.start()
 
     def stop_live(self) -> None:
         """Stop the background refresh."""
-        self._stop.set()
+        self._poller.stop()
+
+    @property
+    def live(self) -> bool:
+        """Whether the browser follows the service by itself."""
+        return self._poller.running
+
+    def _newest(self) -> tuple[int, int | None]:
+        """(count, newest id) of the processes the filters match: changes when one is added."""
+        filters = dict(self.filters)
+        count = int(self.client.browse("processes", browse_filters=filters, count=True)["count"])
+        first = self.client.browse(
+            "processes", browse_filters=filters, page=1, limit=1, sort="id DESC"
+        )["items"]
+        return count, (int(first[0]["id"]) if first else None)
+
+    def _poll(self) -> bool:
+        """One tick of the live view: refresh when processes were added or are moving."""
+        shown = {row.get("process_status") for row in self.table.items}
+        moving = bool(shown & _RUNNING) or bool(self.process and self.process.status in _RUNNING)
+        newest = self._newest()
+        if moving or newest != self._seen:
+            self._seen = newest
+            self.status.run(self.refresh)
+        return True
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -377,10 +390,10 @@ class ProcessBrowser(w.VBox):
     def download_sof(self) -> str:
         """The SOF of the shown process, offered as a download link."""
         text = self._current().sof()
-        payload = base64.b64encode(text.encode()).decode()
         name = f"process-{self._current().id}.sof"
-        self._sof_box.value = (
-            f'<a download="{name}" href="data:text/plain;base64,{payload}">Save {name}</a>'
-            f"<pre style='font-size:11px'>{html.escape(text)}</pre>"
+        self._sof_box.value = format_html(
+            "{}{}",
+            data_link(name, "text/plain", text.encode(), text=f"Save {name}"),
+            pre(text, style="font-size:11px"),
         )
         return text

@@ -28,6 +28,8 @@ import numpy as np
 import traitlets
 from ipyaladin import Aladin, Marker
 
+from hcdc_widgets.markup import escape
+
 __all__ = ["SkyView", "aladin_lite_version", "find_aladin_lite", "install_aladin_lite"]
 
 _WIDGET_JS = Path(sys.modules[Aladin.__module__].__file__ or "").parent / "static" / "widget.js"
@@ -164,7 +166,8 @@ class SkyView(Aladin):
     aladin_loaded_from : str
         ``"local"`` once the front end has loaded the local build.
     pointings : list of dict
-        ``{"id", "ra", "dec", "title"}`` of the frames shown.
+        ``{"id", "ra", "dec", "title", "description"}`` of the frames shown (plain text;
+        Aladin Lite's marker popups, which are HTML, get it escaped).
     """
 
     _esm = _patched_esm()[0]
@@ -215,7 +218,10 @@ class SkyView(Aladin):
         if not pointings:
             return 0
         self.add_markers(
-            [Marker(f"{p['ra']} {p['dec']}", p["title"], p["description"]) for p in pointings],
+            [
+                Marker(f"{p['ra']} {p['dec']}", escape(p["title"]), escape(p["description"]))
+                for p in pointings
+            ],
             name="hcdc pointings",
             color="#ff7f0e",
         )

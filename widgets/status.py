@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import ipywidgets as w
 
 from hcdc_kernel.client import HcdcError
+from hcdc_widgets.markup import format_html
 
 __all__ = ["StatusLine"]
 
@@ -24,11 +24,11 @@ class StatusLine(w.HTML):
 
     def say(self, text: str) -> None:
         """Show ``text``."""
-        self.value = f"<span>{html.escape(text)}</span>"
+        self.value = format_html("<span>{}</span>", text)
 
     def error(self, text: str) -> None:
         """Show ``text`` as an error."""
-        self.value = f'<span style="color:#b00020">{html.escape(text)}</span>'
+        self.value = format_html('<span style="color:#b00020">{}</span>', text)
 
     def run(self, action: Callable[[], T]) -> T | None:
         """Call ``action``; an hcdc error (or a bad value) is shown rather than raised.

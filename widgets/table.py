@@ -7,13 +7,14 @@ which returns one page of items and the total.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as w
 import traitlets
+
+from hcdc_widgets.markup import format_html
 
 __all__ = ["PageFetcher", "PagedTable", "format_cell"]
 
@@ -172,7 +173,7 @@ class PagedTable(w.VBox):
 
     def _header_html(self) -> str:
         text = " ".join(format_cell(self.labels.get(c, c), self.widths[c]) for c in self.columns)
-        return f"<pre><b>{html.escape(text)}</b></pre>"
+        return format_html("<pre><b>{}</b></pre>", text)
 
     def _on_rows(self, change: Mapping[str, Any]) -> None:
         self.selected_ids = [int(v) for v in change["new"]]

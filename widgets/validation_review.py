@@ -9,7 +9,6 @@ who made it, and the queue refreshes without the decided process.
 
 from __future__ import annotations
 
-import html
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ import traitlets
 
 from hcdc_kernel.client import HcdcClient, HcdcError, Process, connect
 from hcdc_widgets.fits_view import ImageView
+from hcdc_widgets.markup import Markup, pre, table
 from hcdc_widgets.process_browser import ProcessBrowser
 from hcdc_widgets.status import StatusLine
 
@@ -47,14 +47,9 @@ def contrast_png(curve: Any, *, width_in: float = 5.0, height_in: float = 3.2) -
     return buffer.getvalue()
 
 
-def _table_html(table: Any) -> str:
-    names = list(table.colnames)
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(row[n]))}</td>" for n in names) + "</tr>"
-        for row in table
-    )
-    return f"<table><tr>{head}</tr>{rows}</table>"
+def _table_html(data: Any) -> Markup:
+    names = list(data.colnames)
+    return table(([_cell(row[n]) for n in names] for row in data), header=names)
 
 
 def _cell(value: Any) -> str:
@@ -130,9 +125,7 @@ class ProductPanel(w.VBox):
             shown.append(_COMPANIONS)
         else:
             self.companions.value = "<i>no companion table</i>"
-        self.log_view.value = (
-            f"<pre style='font-size:11px'>{html.escape(self._log_tail(process))}</pre>"
-        )
+        self.log_view.value = pre(self._log_tail(process), style="font-size:11px")
         self.shown = shown
         self.status.say(f"process {process_id}: {len(shown)} products")
 
@@ -162,9 +155,23 @@ class ValidationReview(w.VBox):
 
     process_id = traitlets.Int(None, allow_none=True)
 
-    def __init__(self, client: HcdcClient | None = None, *, page_size: int = 12) -> None:
+    def __init__(
+        self,
+        client: HcdcClient | None = None,
+        *,
+        page_size: int = 12,
+        live: bool = True,
+        poll_s: float = 2.0,
+    ) -> None:
         self.client = client or connect()
-        self.browser = ProcessBrowser(self.client, filters=dict(QUEUE_FILTERS), page_size=page_size)
+        # Live: processes that come to need validation join the queue without a click.
+        self.browser = ProcessBrowser(
+            self.client,
+            filters=dict(QUEUE_FILTERS),
+            page_size=page_size,
+            live=live,
+            poll_s=poll_s,
+        )
         self.products = ProductPanel(self.client)
         self._night = w.Text(description="Night", placeholder="YYYY-MM-DD")
         self._workspace = w.Text(description="Workspace")

@@ -1,14 +1,15 @@
-"""WorkspaceManager: list and create workspaces, manage members and roles, share products."""
+"""WorkspaceManager: list and create workspaces, invite members and set roles, answer
+invitations, share products."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import ipywidgets as w
 import traitlets
 
-from hcdc_kernel.client import HcdcClient, Workspace, connect
+from hcdc_kernel.client import HcdcClient, Invitation, Workspace, connect
+from hcdc_widgets.markup import format_html, table
 from hcdc_widgets.status import StatusLine
 
 __all__ = ["ROLES", "WorkspaceManager"]
@@ -17,7 +18,10 @@ ROLES = ("owner", "editor", "viewer")
 
 
 class WorkspaceManager(w.VBox):
-    """Workspaces you belong to, their members, and sharing data files with them.
+    """Workspaces you belong to, their members, invitations, and sharing data files with them.
+
+    Adding a member invites them: they join when they accept (here, under *Invitations*, or with
+    ``dc.accept_invitation``).
 
     Attributes (traitlets)
     ----------------------
@@ -25,10 +29,13 @@ class WorkspaceManager(w.VBox):
         The workspace shown.
     names : list of str
         Every workspace listed.
+    invitations : list of str
+        Workspaces you are invited to.
     """
 
     workspace = traitlets.Unicode("")
     names = traitlets.List(traitlets.Unicode())
+    invitations = traitlets.List(traitlets.Unicode())
 
     def __init__(self, client: HcdcClient | None = None) -> None:
         self.client = client or connect()
@@ -41,12 +48,15 @@ class WorkspaceManager(w.VBox):
         self._create = w.Button(description="Create", icon="plus")
         self._login = w.Text(description="Member", placeholder="login")
         self._role = w.Dropdown(options=ROLES, value="viewer", description="Role")
-        self._add = w.Button(description="Add / set role")
+        self._add = w.Button(description="Invite / set role")
         self._remove = w.Button(description="Remove", button_style="danger")
         self._ids = w.Text(description="Data ids", placeholder="1, 2, 3")
         self._target = w.Dropdown(description="To")
         self._share = w.Button(description="Share", icon="share")
         self._move = w.Button(description="Move", icon="arrow-right")
+        self._invitations = w.Dropdown(description="Invited to")
+        self._accept = w.Button(description="Accept", icon="check", button_style="success")
+        self._decline = w.Button(description="Decline", icon="times")
         super().__init__(
             [
                 w.HTML("<b>Workspaces</b>"),
@@ -54,6 +64,7 @@ class WorkspaceManager(w.VBox):
                 w.HBox([self._new_name, self._new_description, self._create]),
                 w.HBox([self._login, self._role, self._add, self._remove]),
                 w.HBox([self._ids, self._target, self._share, self._move]),
+                w.HBox([self._invitations, self._accept, self._decline]),
                 self.status,
             ]
         )
@@ -65,10 +76,13 @@ class WorkspaceManager(w.VBox):
         self._remove.on_click(lambda _: self.status.run(self.remove_from_form))
         self._share.on_click(lambda _: self.status.run(self.share_from_form))
         self._move.on_click(lambda _: self.status.run(self.move_from_form))
+        self._accept.on_click(lambda _: self.status.run(self.accept_from_form))
+        self._decline.on_click(lambda _: self.status.run(self.decline_from_form))
         self.status.run(self.refresh)
 
     def refresh(self) -> None:
-        """Read the workspace list again."""
+        """Read the workspace list and your invitations again."""
+        self.refresh_invitations()
         names = [ws.name for ws in self.client.workspaces()]
         self.names = names
         keep = self.workspace if self.workspace in names else (names[0] if names else "")
@@ -83,14 +97,14 @@ class WorkspaceManager(w.VBox):
         if not name:
             return None
         self.current = self.client.workspace(name)
-        rows = "".join(
-            f"<tr><td>{html.escape(m.login)}</td><td>{m.role}</td></tr>"
-            for m in self.current.members
-        )
-        about = html.escape(self.current.description or "")
-        self._members.value = (
-            f"<b>{html.escape(name)}</b> {about}"
-            f"<table><tr><th>Login</th><th>Role</th></tr>{rows}</table>"
+        rows = [(m.login, m.role) for m in self.current.members] + [
+            (m.login, f"{m.role} (invited)") for m in self.current.invited
+        ]
+        self._members.value = format_html(
+            "<b>{}</b> {}{}",
+            name,
+            self.current.description,
+            table(rows, header=("Login", "Role")),
         )
         return self.current
 
@@ -103,10 +117,13 @@ class WorkspaceManager(w.VBox):
         return created
 
     def set_member(self, login: str, role: str = "viewer") -> Workspace:
-        """Add ``login`` to the shown workspace with ``role`` (or change their role)."""
+        """Invite ``login`` to the shown workspace with ``role`` (or change a member's role)."""
         updated = self.client.set_member(self.workspace, login, role)
         self.show(self.workspace)
-        self.status.say(f"{login} is {role} of {self.workspace}")
+        if updated.role_of(login) is None:
+            self.status.say(f"{login} invited to {self.workspace} as {role} (joins on accepting)")
+        else:
+            self.status.say(f"{login} is {role} of {self.workspace}")
         return updated
 
     def remove_member(self, login: str) -> Workspace:
@@ -115,6 +132,30 @@ class WorkspaceManager(w.VBox):
         self.show(self.workspace)
         self.status.say(f"{login} removed from {self.workspace}")
         return updated
+
+    def refresh_invitations(self) -> list[Invitation]:
+        """Read the invitations waiting for you."""
+        waiting = self.client.invitations()
+        self.invitations = [i.workspace for i in waiting]
+        self._invitations.options = [
+            (f"{i.workspace} as {i.role} (from {i.invited_by or '?'})", i.workspace)
+            for i in waiting
+        ]
+        return waiting
+
+    def accept(self, workspace: str) -> Workspace:
+        """Accept your invitation to ``workspace`` and show it."""
+        joined = self.client.accept_invitation(workspace)
+        self.refresh()
+        self.workspace = joined.name
+        self.status.say(f"you joined {joined.name}")
+        return joined
+
+    def decline(self, workspace: str) -> None:
+        """Decline your invitation to ``workspace``."""
+        self.client.decline_invitation(workspace)
+        self.refresh_invitations()
+        self.status.say(f"invitation to {workspace} declined")
 
     def share(self, data_ids: Sequence[int], *, to: str) -> Workspace:
         """Share data files (products) with workspace ``to``."""
@@ -144,6 +185,18 @@ class WorkspaceManager(w.VBox):
     def remove_from_form(self) -> Workspace:
         """Remove the member named in the form."""
         return self.remove_member(self._login.value.strip())
+
+    def accept_from_form(self) -> Workspace:
+        """Accept the invitation chosen in the form."""
+        if not self._invitations.value:
+            raise ValueError("no invitation to accept")
+        return self.accept(str(self._invitations.value))
+
+    def decline_from_form(self) -> None:
+        """Decline the invitation chosen in the form."""
+        if not self._invitations.value:
+            raise ValueError("no invitation to decline")
+        self.decline(str(self._invitations.value))
 
     def _form_ids(self) -> list[int]:
         return [int(p) for p in self._ids.value.replace(" ", ",").split(",") if p.strip()]

@@ -18,7 +18,13 @@ from hcdc_kernel.client.errors import (
     HcdcUnsupportedError,
 )
 from hcdc_kernel.client.filters import Range
-from hcdc_kernel.client.models import AssociationPreview, Recipe, Workflow, Workspace
+from hcdc_kernel.client.models import (
+    AssociationPreview,
+    Invitation,
+    Recipe,
+    Workflow,
+    Workspace,
+)
 from hcdc_kernel.client.process import Batch, Process
 from hcdc_kernel.client.products import ContrastCurveProduct, load_product
 from hcdc_kernel.client.session import HcdcClient, connect
@@ -42,6 +48,7 @@ __all__ = [
     "HcdcServerError",
     "HcdcTimeoutError",
     "HcdcUnsupportedError",
+    "Invitation",
     "Process",
     "Range",
     "Recipe",

@@ -165,13 +165,14 @@ class Member:
 
 @dataclass(frozen=True)
 class Workspace:
-    """A workspace and its members."""
+    """A workspace, its members, and the users invited who have not accepted yet."""
 
     id: int
     name: str
     description: str | None
     group_name: str | None
     members: tuple[Member, ...]
+    invited: tuple[Member, ...] = ()
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Workspace:
@@ -183,8 +184,34 @@ class Workspace:
             members=tuple(
                 Member(login=str(m["login"]), role=str(m["role"])) for m in body.get("members", ())
             ),
+            invited=tuple(
+                Member(login=str(m["login"]), role=str(m["role"])) for m in body.get("invited", ())
+            ),
         )
 
     def role_of(self, login: str) -> str | None:
         """The role of ``login`` here, or ``None`` when not a member."""
         return next((m.role for m in self.members if m.login == login), None)
+
+    def invited_role_of(self, login: str) -> str | None:
+        """The role ``login`` is invited with, or ``None`` when not invited."""
+        return next((m.role for m in self.invited if m.login == login), None)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An invitation to a workspace waiting for you: accept or decline it."""
+
+    workspace: str
+    role: str
+    invited_by: str | None
+    invited_at: str
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Invitation:
+        return cls(
+            workspace=str(body["workspace"]),
+            role=str(body["role"]),
+            invited_by=body.get("invited_by"),
+            invited_at=str(body.get("invited_at", "")),
+        )

@@ -20,7 +20,13 @@ from tqdm.auto import tqdm
 from hcdc_kernel.client.cache import DownloadCache, default_cache_dir
 from hcdc_kernel.client.errors import HcdcAuthError, HcdcError
 from hcdc_kernel.client.filters import browse_filters
-from hcdc_kernel.client.models import AssociationPreview, Recipe, Workflow, Workspace
+from hcdc_kernel.client.models import (
+    AssociationPreview,
+    Invitation,
+    Recipe,
+    Workflow,
+    Workspace,
+)
 from hcdc_kernel.client.process import Batch, Process
 from hcdc_kernel.client.tables import DATA_COLUMNS, PROCESS_COLUMNS, items_table
 from hcdc_kernel.client.transport import Transport
@@ -459,18 +465,44 @@ class HcdcClient:
         return Workspace.from_json(self.transport.json("POST", "/api/workspaces", json=body))
 
     def set_member(self, workspace: str, login: str, role: str = "viewer") -> Workspace:
-        """Add ``login`` to ``workspace`` with ``role`` (or change their role); owners only."""
+        """Invite ``login`` to ``workspace`` with ``role``, or change a member's role; owners only.
+
+        An invitee is listed in ``Workspace.invited`` until they accept
+        (:meth:`accept_invitation`); the last owner cannot be demoted.
+        """
         return Workspace.from_json(
             self.transport.json(
                 "PUT", f"/api/workspaces/{workspace}/members/{login}", json={"role": role}
             )
         )
 
+    invite = set_member
+
     def remove_member(self, workspace: str, login: str) -> Workspace:
-        """Remove ``login`` from ``workspace`` (owners, or the member leaving)."""
+        """Remove ``login`` from ``workspace`` or withdraw their invitation (owners, or the
+        member leaving; never the last owner)."""
         return Workspace.from_json(
             self.transport.json("DELETE", f"/api/workspaces/{workspace}/members/{login}")
         )
+
+    def invitations(self) -> list[Invitation]:
+        """Invitations to workspaces waiting for you."""
+        self.transport.require("GET", "/api/invitations", purpose="invitations()")
+        return [Invitation.from_json(i) for i in self.transport.json("GET", "/api/invitations")]
+
+    def accept_invitation(self, workspace: str) -> Workspace:
+        """Accept your invitation to ``workspace``: you become a member with the role offered."""
+        path = "/api/invitations/{workspace}/accept"
+        self.transport.require("POST", path, purpose="accept_invitation()")
+        return Workspace.from_json(
+            self.transport.json("POST", f"/api/invitations/{workspace}/accept")
+        )
+
+    def decline_invitation(self, workspace: str) -> None:
+        """Decline your invitation to ``workspace``."""
+        path = "/api/invitations/{workspace}"
+        self.transport.require("DELETE", path, purpose="decline_invitation()")
+        self.transport.request("DELETE", f"/api/invitations/{workspace}")
 
     def share(self, data_ids: Iterable[int] | Table, *, workspace: str) -> Workspace:
         """Add data files (products, say) to ``workspace`` so its members see them."""

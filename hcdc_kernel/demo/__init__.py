@@ -4,6 +4,7 @@ from hcdc_kernel.demo.naco import write_naco_betapic
 from hcdc_kernel.demo.nights import (
     DemoManifest,
     InjectedCompanion,
+    demo_detector,
     read_companions,
     write_demo_nights,
 )
@@ -11,6 +12,7 @@ from hcdc_kernel.demo.nights import (
 __all__ = [
     "DemoManifest",
     "InjectedCompanion",
+    "demo_detector",
     "read_companions",
     "write_demo_nights",
     "write_naco_betapic",

@@ -116,9 +116,8 @@ def write_demo_nights(
     if size < MIN_SIZE or size % 2:
         raise ValueError(f"size must be even and at least {MIN_SIZE}, got {size}")
     dest = Path(dest)
-    root_seq = np.random.SeedSequence(seed)
-    detector_seq, *night_seqs = root_seq.spawn(1 + len(DEMO_NIGHTS))
-    detector = DetectorModel.random(np.random.default_rng(detector_seq), shape=(size, 2 * size))
+    detector = demo_detector(seed=seed, size=size)
+    night_seqs = _seed_sequences(seed)[1:]
 
     files: list[Path] = []
     companions: list[InjectedCompanion] = []
@@ -148,6 +147,23 @@ def write_demo_nights(
         counts=MappingProxyType(dict(sorted(counts.items()))),
         companions=tuple(companions),
     )
+
+
+def _seed_sequences(seed: int) -> list[np.random.SeedSequence]:
+    """The detector's seed sequence, then one per demo night."""
+    return np.random.SeedSequence(seed).spawn(1 + len(DEMO_NIGHTS))
+
+
+def demo_detector(*, seed: int = 20190527, size: int = 128) -> DetectorModel:
+    """The detector model :func:`write_demo_nights` draws for ``seed`` and ``size``.
+
+    Its offset, dark current (hot pixels) and flat (dead pixels) are the truth that dark, flat
+    and bad-pixel calibrations of the written nights can be checked against.
+    """
+    if size < MIN_SIZE or size % 2:
+        raise ValueError(f"size must be even and at least {MIN_SIZE}, got {size}")
+    detector_seq = _seed_sequences(seed)[0]
+    return DetectorModel.random(np.random.default_rng(detector_seq), shape=(size, 2 * size))
 
 
 class _NightWriter:

@@ -6,13 +6,18 @@ This module reads only the header blocks and decodes cards with a small fast pat
 plain value forms (strings, logicals, integers, reals); any card it does not recognise with
 certainty (CONTINUE, complex values, malformed) is handed to astropy, so the values always equal
 astropy's (the tests check this card by card).
+
+It also walks a file's extensions header by header (their data units are read past, never
+parsed) and computes the size of a data unit from its header, decompressed for tile-compressed
+images, so that a file can be judged before anything loads its data.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from astropy.io import fits
 
@@ -21,6 +26,14 @@ CARD = 80
 #: Headers larger than this are refused: no real raw frame comes near it, and a runaway header
 #: (or a non-FITS file that happens to start with SIMPLE) must not exhaust memory.
 MAX_HEADER_BYTES = 2880 * 2000
+
+#: Data unit sizes: FITS 4.4.1.1 (NAXIS at most 999) and the tiled image convention's
+#: ZIMAGE/ZBITPIX/ZNAXISn (FITS 10.1), which describe the image a compressed HDU holds.
+SIZE_KEYWORDS = frozenset({"BITPIX", "NAXIS", "GCOUNT", "PCOUNT", "ZIMAGE", "ZBITPIX", "ZNAXIS"})
+SIZE_KEYWORDS |= frozenset(f"NAXIS{i}" for i in range(1, 1000))
+SIZE_KEYWORDS |= frozenset(f"ZNAXIS{i}" for i in range(1, 1000))
+_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
+_READ_CHUNK = 1 << 20
 
 _END = b"END" + b" " * 77
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([EeDd][+-]?\d+)?$")
@@ -31,7 +44,13 @@ class FitsFormatError(ValueError):
     """A file is not a readable FITS file; the message says why."""
 
 
-def read_header_bytes(stream: BinaryIO, *, max_bytes: int = MAX_HEADER_BYTES) -> bytes:
+class ByteStream(Protocol):
+    """What the readers below need of a stream: an open binary file, or a wrapper of one."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_header_bytes(stream: ByteStream, *, max_bytes: int = MAX_HEADER_BYTES) -> bytes:
     """Read the primary header blocks from a binary stream, up to and including the END card."""
     first = stream.read(BLOCK)
     if not first:
@@ -40,6 +59,45 @@ def read_header_bytes(stream: BinaryIO, *, max_bytes: int = MAX_HEADER_BYTES) ->
         raise FitsFormatError("not a FITS file: it does not start with a SIMPLE card")
     if len(first) < BLOCK:
         raise FitsFormatError(f"truncated FITS header: {len(first)} bytes, a block is {BLOCK}")
+    return _rest_of_header(stream, first, max_bytes)
+
+
+def read_extension_header(stream: ByteStream, *, max_bytes: int = MAX_HEADER_BYTES) -> bytes | None:
+    """The next extension's header blocks, or ``None`` at the end of the HDUs.
+
+    Call it where a data unit (padding included) ends. The HDUs end at the end of the file or
+    at a block that does not start with ``XTENSION``: FITS allows special records after the
+    last HDU (FITS 3.5); that block is consumed and the rest of the stream left unread.
+    """
+    first = stream.read(BLOCK)
+    if not first.startswith(b"XTENSION="):
+        return None
+    if len(first) < BLOCK:
+        raise FitsFormatError(f"truncated FITS extension header: {len(first)} bytes")
+    return _rest_of_header(stream, first, max_bytes)
+
+
+def skip_data_unit(stream: ByteStream, size: int) -> None:
+    """Read past a data unit of ``size`` bytes and its padding to the next block.
+
+    A data unit shorter than ``size`` is truncated (FitsFormatError); missing padding after the
+    last data unit is tolerated, as astropy does.
+    """
+    left = size
+    while left > 0:
+        chunk = stream.read(min(left, _READ_CHUNK))
+        if not chunk:
+            raise FitsFormatError(
+                f"truncated FITS data: the header announces {size} bytes of data, "
+                f"the file has {size - left}"
+            )
+        left -= len(chunk)
+    padding = -size % BLOCK
+    if padding:
+        stream.read(padding)
+
+
+def _rest_of_header(stream: ByteStream, first: bytes, max_bytes: int) -> bytes:
     blocks = [first]
     total = BLOCK
     block = first
@@ -61,6 +119,58 @@ def _has_end(block: bytes) -> bool:
             return True
         index = block.find(_END, index + 1)
     return False
+
+
+def data_bytes(keywords: Mapping[str, Any]) -> int:
+    """Bytes of a data unit as stored, from BITPIX, NAXISn, PCOUNT and GCOUNT (FITS 4.4.1.1)."""
+    bitpix = _integer(keywords, "BITPIX")
+    if bitpix not in _BITPIX:
+        raise FitsFormatError(f"BITPIX = {bitpix} is not one of {sorted(_BITPIX)}")
+    count = _axes_product(keywords, "NAXIS")
+    if _integer(keywords, "NAXIS") == 0:
+        return 0
+    gcount = _integer(keywords, "GCOUNT", default=1)
+    pcount = _integer(keywords, "PCOUNT", default=0)
+    return abs(bitpix) // 8 * gcount * (pcount + count)
+
+
+def decompressed_bytes(keywords: Mapping[str, Any]) -> int:
+    """Bytes of a data unit once loaded: the image of a tile-compressed HDU (``ZIMAGE = T``,
+    from ZBITPIX and ZNAXISn), otherwise the data unit as stored.
+
+    astropy presents a compressed HDU's ``header`` as the image's own header, which this reads
+    as an uncompressed image: the answer is the same.
+    """
+    if keywords.get("ZIMAGE") is not True:
+        return data_bytes(keywords)
+    bitpix = _integer(keywords, "ZBITPIX")
+    if bitpix not in _BITPIX:
+        raise FitsFormatError(f"ZBITPIX = {bitpix} is not one of {sorted(_BITPIX)}")
+    return abs(bitpix) // 8 * _axes_product(keywords, "ZNAXIS")
+
+
+def _axes_product(keywords: Mapping[str, Any], prefix: str) -> int:
+    naxis = _integer(keywords, prefix)
+    if not 0 <= naxis <= 999:
+        raise FitsFormatError(f"{prefix} = {naxis} is outside 0..999")
+    count = 1
+    for i in range(1, naxis + 1):
+        length = _integer(keywords, f"{prefix}{i}")
+        if length < 0:
+            raise FitsFormatError(f"{prefix}{i} = {length} is negative")
+        count *= length
+    return count
+
+
+def _integer(keywords: Mapping[str, Any], keyword: str, *, default: int | None = None) -> int:
+    value = keywords.get(keyword)
+    if value is None:
+        if default is None:
+            raise FitsFormatError(f"missing mandatory keyword {keyword}")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FitsFormatError(f"{keyword} = {value!r} is not an integer")
+    return value
 
 
 def read_header_file(path: Path) -> bytes:

@@ -41,6 +41,8 @@ class JobManifest:
     error: str | None = None
     failure_class: FailureClass | None = None
     process_id: int | None = None
+    #: How the job's writes were confined, e.g. ``landlock ABI 7``, or why they were not.
+    sandbox: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -65,6 +67,7 @@ class JobManifest:
                 "error": self.error,
                 "failure_class": self.failure_class,
                 "process_id": self.process_id,
+                "sandbox": self.sandbox,
             },
             indent=1,
             default=str,
@@ -89,6 +92,7 @@ class JobManifest:
             error=data.get("error"),
             failure_class=data.get("failure_class"),
             process_id=data.get("process_id"),
+            sandbox=data.get("sandbox"),
         )
 
     def write(self, job_dir: Path) -> None:

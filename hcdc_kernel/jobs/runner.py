@@ -4,6 +4,10 @@ The runner claims its job directory with an exclusive ``started.json`` marker, s
 a recovering dispatcher submits a second time never runs the recipe twice: the second copy
 sees the marker and exits with :data:`EXIT_DUPLICATE`. A watchdog enforces the time limit
 for every kind of recipe (Python code or esorex) and still writes the manifest.
+
+Before the recipe runs, the job confines its own writes to its directory
+(:mod:`hcdc_kernel.jobs.sandbox`; its temporary folder, ``TMPDIR``, lies inside) and resolves
+its ``path`` parameters there, refusing any that leads out of it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import threading
 import traceback
 from collections.abc import Callable
@@ -28,7 +33,9 @@ from hcdc_kernel.jobs.manifest import (
     JobProgress,
     ProductRecord,
 )
-from hcdc_kernel.jobs.spec import LOG_FILE, STARTED_FILE, JobSpec
+from hcdc_kernel.jobs.sandbox import SandboxUnavailableError, confine_writes
+from hcdc_kernel.jobs.spec import LOG_FILE, STARTED_FILE, TMP_DIR, JobSpec
+from hcdc_kernel.recipes.spec import resolve_job_path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,6 +57,7 @@ class _Finisher:
         self.host = socket.gethostname()
         self._lock = threading.Lock()
         self.done = False
+        self.sandbox: str | None = None
 
     def finish(
         self,
@@ -76,6 +84,7 @@ class _Finisher:
                 error=error,
                 failure_class=failure_class,
                 process_id=self.spec.process_id,
+                sandbox=self.sandbox,
             ).write(self.spec.directory)
             return True
 
@@ -129,6 +138,15 @@ def run_job(spec_path: Path) -> int:
 
     report(0.0, "started")
     spec.output_dir.mkdir(parents=True, exist_ok=True)
+    _private_tmp(job_dir)
+    try:
+        finisher.sandbox = _confine(spec)
+    except SandboxUnavailableError as exc:
+        message = f"job sandbox required (HCDC_JOB_SANDBOX=required) but unavailable: {exc}"
+        print(f"hcdc-job: {message}", flush=True)
+        finisher.sandbox = f"none: {exc}"
+        finisher.finish(error=message, failure_class="fatal")
+        return EXIT_FAILED
     context = JobContext(
         recipe=spec.recipe,
         version=spec.version,
@@ -143,6 +161,7 @@ def run_job(spec_path: Path) -> int:
     watchdog = _start_watchdog(spec, finisher, context)
     print(f"hcdc-job: {spec.recipe} {spec.version} on {host} (pid {os.getpid()})", flush=True)
     try:
+        context.params = _resolve_paths(spec)
         outcome = _recipe_function(spec)(context)
         products = _products(outcome, spec.output_dir)
         qc = dict(outcome.qc) if outcome is not None else {}
@@ -166,6 +185,49 @@ def run_job(spec_path: Path) -> int:
     report(100.0, "done")
     print(f"hcdc-job: done, {len(products)} product(s)", flush=True)
     return EXIT_OK
+
+
+def _private_tmp(job_dir: Path) -> None:
+    """A temporary folder inside the job directory, for this process and its children."""
+    tmp = job_dir / TMP_DIR
+    tmp.mkdir(exist_ok=True)
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        os.environ[name] = str(tmp)
+    tempfile.tempdir = None  # computed again from TMPDIR
+
+
+def _confine(spec: JobSpec) -> str:
+    """Confine writes to the job directory as ``spec.sandbox`` says; what was done.
+
+    Raises :class:`SandboxUnavailableError` only when the sandbox is required.
+    """
+    if spec.sandbox == "off":
+        return "off"
+    try:
+        return confine_writes([spec.directory.resolve()])
+    except SandboxUnavailableError as exc:
+        if spec.sandbox == "required":
+            raise
+        print(
+            f"hcdc-job: WARNING: this job's writes are not confined to its directory: {exc} "
+            "(HCDC_JOB_SANDBOX=required refuses to run without it)",
+            flush=True,
+        )
+        return f"none: {exc}"
+
+
+def _resolve_paths(spec: JobSpec) -> dict[str, Any]:
+    """The parameters, each ``path`` one made absolute inside the job directory."""
+    params = dict(spec.params)
+    for name in spec.path_params:
+        value = params.get(name)
+        if not value:
+            continue
+        try:
+            params[name] = str(resolve_job_path(spec.directory, str(value)))
+        except ValueError as exc:
+            raise RecipeUsageError(f"param {name}: {exc}") from exc
+    return params
 
 
 def _redirect_output(log_path: Path) -> None:

@@ -12,7 +12,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+#: How a job confines its writes (``HCDC_JOB_SANDBOX``): see :mod:`hcdc_kernel.jobs.sandbox`.
+SandboxMode = Literal["auto", "required", "off"]
 
 SPEC_FILE = "spec.json"
 MANIFEST_FILE = "manifest.json"
@@ -20,6 +23,8 @@ PROGRESS_FILE = "progress.json"
 STARTED_FILE = "started.json"
 LOG_FILE = "job.log"
 PRODUCTS_DIR = "products"
+#: The job's own temporary folder (``TMPDIR``), inside its directory.
+TMP_DIR = "tmp"
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,11 @@ class JobInput:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A recipe run, self-contained (paths are absolute, parameters already validated)."""
+    """A recipe run, self-contained (paths are absolute, parameters already validated).
+
+    ``path_params`` names the parameters of type ``path``: the job resolves them inside its
+    directory (and refuses any that leads out of it) before the recipe sees them.
+    """
 
     recipe: str
     version: str
@@ -45,6 +54,8 @@ class JobSpec:
     timeout_s: float | None = None
     process_id: int | None = None
     attempt: int = 1
+    path_params: tuple[str, ...] = ()
+    sandbox: SandboxMode = "auto"
 
     @property
     def directory(self) -> Path:
@@ -68,6 +79,8 @@ class JobSpec:
                 "timeout_s": self.timeout_s,
                 "process_id": self.process_id,
                 "attempt": self.attempt,
+                "path_params": list(self.path_params),
+                "sandbox": self.sandbox,
             },
             indent=1,
         )
@@ -87,6 +100,8 @@ class JobSpec:
             timeout_s=data.get("timeout_s"),
             process_id=data.get("process_id"),
             attempt=data.get("attempt", 1),
+            path_params=tuple(data.get("path_params", ())),
+            sandbox=data.get("sandbox", "auto"),
         )
 
     def write(self) -> Path:

@@ -181,7 +181,12 @@ _TRIVIAL = (
                 "How to end: normally, with an exception, a usage error or a hard crash.",
                 choices=("none", "raise", "usage", "crash"),
             ),
-            ParamSpec("record", "str", "", "File to which each run appends its process id."),
+            ParamSpec(
+                "record",
+                "path",
+                "",
+                "File in the job directory to which each run appends its process id.",
+            ),
         ),
         presets={"quick": {"seconds": 0.0}, "slow": {"seconds": 5.0}},
         hidden=True,

@@ -4,6 +4,11 @@ A :class:`RecipeSpec` describes one version of one recipe, whatever runs it (``e
 Python function). It validates a launch (parameters and inputs) and exports its parameters as
 JSON Schema, from which the launcher widget builds its form. Specs round-trip through plain
 dictionaries so the server can store them as JSON.
+
+A parameter of type ``path`` names a file inside the job directory, never elsewhere: it is
+checked at launch (:func:`check_job_path`: relative, no ``..``) and again by the job, against
+the real directory (:func:`resolve_job_path`: no symbolic link out of it), which hands the
+recipe the absolute path.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-ParamType = Literal["int", "float", "bool", "str"]
+ParamType = Literal["int", "float", "bool", "str", "path"]
 RecipeKind = Literal["esorex", "python"]
 
 _JSON_TYPES: Mapping[str, str] = {
@@ -21,6 +27,7 @@ _JSON_TYPES: Mapping[str, str] = {
     "float": "number",
     "bool": "boolean",
     "str": "string",
+    "path": "string",
 }
 
 
@@ -90,6 +97,8 @@ class ParamSpec:
             schema["maximum"] = self.maximum
         if self.choices is not None:
             schema["enum"] = list(self.choices)
+        if self.type == "path":
+            schema["format"] = "path"
         return schema
 
 
@@ -124,9 +133,47 @@ def _coerce(kind: ParamType, value: Any) -> Any:
         if not math.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
         return number
+    if kind == "path":
+        return check_job_path(value)
     if isinstance(value, str):
         return value
     raise ValueError(f"{value!r} is not a string")
+
+
+def check_job_path(value: Any) -> str:
+    """``value`` as a normalised path relative to the job directory ('' for no file).
+
+    Raises ``ValueError`` saying why for anything that could name a file outside the job
+    directory: an absolute path, ``~``, a ``..`` component.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a path")
+    if value == "":
+        return ""
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL character")
+    path = PurePosixPath(value)
+    if path.is_absolute() or value.startswith("~"):
+        raise ValueError(f"{value!r} is not inside the job directory: give a relative path")
+    if ".." in path.parts:
+        raise ValueError(f"{value!r} leaves the job directory ('..')")
+    if str(path) == ".":
+        raise ValueError(f"{value!r} names the job directory itself, not a file in it")
+    return str(path)
+
+
+def resolve_job_path(job_dir: Path, value: str) -> Path:
+    """The absolute path ``value`` names inside ``job_dir``, symbolic links followed.
+
+    Raises ``ValueError`` when it is not a job path (:func:`check_job_path`) or when a
+    symbolic link leads out of the job directory.
+    """
+    relative = check_job_path(value)
+    root = job_dir.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root) or target == root:
+        raise ValueError(f"{value!r} leads out of the job directory (symbolic link)")
+    return target
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,17 @@ def get_data(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> DataDeta
     summary="Upload a FITS file into a workspace",
     responses={
         **ERROR_RESPONSES,
-        413: ERROR_RESPONSES[400] | {"description": "Larger than the upload limit"},
+        413: ERROR_RESPONSES[400]
+        | {
+            "description": "Larger than the upload limit, or more extensions or decompressed "
+            "data than ingest accepts"
+        },
         422: ERROR_RESPONSES[400] | {"description": "Not a readable FITS file"},
+        409: ERROR_RESPONSES[400]
+        | {
+            "description": "The same content is already in the archive in a data file not "
+            "visible to you (nothing of it is named)"
+        },
     },
 )
 def upload(

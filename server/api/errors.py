@@ -1,8 +1,9 @@
 """One rendering of every error: ``{"error": code, "message": text}`` with its HTTP status.
 
 The seed's contract answers a malformed request with 400 (not FastAPI's 422) naming the part
-at fault; a database that cannot be reached (or stays locked) answers 503 with Retry-After;
-unexpected failures are logged and answered with a bare 500, never a traceback.
+at fault; a database that cannot be reached (or stays locked) answers 503 with Retry-After, a
+statement stopped by the statement timeout 503 saying so; unexpected failures are logged and
+answered with a bare 500, never a traceback. SQL statements stay out of error-level logs.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hcdc_server.exceptions import HcdcError
+from hcdc_server.exceptions import HcdcError, QueryTimeoutError
 from hcdc_server.models.api import ErrorResponse
 from hcdc_server.storage.database import (
+    STATEMENT_ERRORS,
     UNAVAILABLE_ERRORS,
     describe_unavailable,
+    is_statement_error,
+    is_statement_timeout,
     is_unavailable,
 )
 
@@ -80,6 +84,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_statement_timeout(exc):
+        return await _statement_timeout(request, exc)
     if not is_unavailable(exc):
         return await _unexpected(request, exc)
     # The client can retry; the driver's text (host, port) stays in the server log.
@@ -99,8 +105,28 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _statement_timeout(request: Request, exc: Exception) -> JSONResponse:
+    seconds = request.app.state.factory.settings.statement_timeout_s
+    logger.warning("statement timeout (%g s) on %s %s", seconds, request.method, request.url.path)
+    error = QueryTimeoutError(
+        f"the database stopped this request after {seconds:g} s (the statement timeout); "
+        "narrow its filters, or page or export the rows"
+    )
+    return await _hcdc_error(request, error)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    if is_statement_error(exc):
+        # The statement (user input, possibly huge) only at debug level; the cause at error.
+        logger.error(
+            "unexpected database error on %s %s: %s",
+            request.method,
+            request.url.path,
+            describe_unavailable(exc),
+        )
+        logger.debug("the failed statement", exc_info=exc)
+    else:
+        logger.exception("unexpected error on %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
 
 
@@ -133,4 +159,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error, _database_error)
+    for error in STATEMENT_ERRORS:
+        # Handled here rather than by the catch-all, which Starlette re-raises to the server's
+        # error log with the statement in its text.
+        app.add_exception_handler(error, _unexpected)
     app.add_exception_handler(Exception, _unexpected)

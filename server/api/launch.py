@@ -29,6 +29,7 @@ router = APIRouter(prefix="/api", tags=["processes"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     409: {"description": "The process is not in a state that allows this action"},
+    429: {"description": "A per-user quota (processes queued) would be exceeded"},
 }
 
 

@@ -20,11 +20,13 @@ router = APIRouter(prefix="/api", tags=["recipes"])
 )
 def list_recipes(
     factory: FactoryDep,
-    _caller: HeaderCaller,
-    include_hidden: Annotated[bool, Query(description="Include hidden recipes.")] = False,
+    caller: HeaderCaller,
+    include_hidden: Annotated[
+        bool, Query(description="Include hidden recipes (administrators only).")
+    ] = False,
 ) -> list[RecipeModel]:
     """Every recipe version; ``available`` is false (with the reason) where it cannot run here."""
-    return factory.recipes().list_recipes(include_hidden=include_hidden)
+    return factory.process_access().recipes(caller.viewer, include_hidden=include_hidden)
 
 
 @router.get(
@@ -33,10 +35,10 @@ def list_recipes(
     responses=ERROR_RESPONSES,
 )
 def get_recipe(
-    name: str, factory: FactoryDep, _caller: HeaderCaller, version: str | None = None
+    name: str, factory: FactoryDep, caller: HeaderCaller, version: str | None = None
 ) -> RecipeModel:
-    """A recipe version; 404 when unknown."""
-    return factory.recipes().model(name, version)
+    """A recipe version; 404 when unknown (or hidden, for all but administrators)."""
+    return factory.process_access().recipe(caller.viewer, name, version)
 
 
 @router.get("/workflows", summary="List workflows (DAGs of recipe steps)")

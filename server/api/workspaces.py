@@ -1,17 +1,25 @@
-"""Workspaces, their membership and shared data, and the caller (``/api/me``)."""
+"""Workspaces, their membership and shared data, invitations, and the caller (``/api/me``).
+
+Owners invite (``PUT .../members/{login}``); the invitee accepts or declines
+(``/api/invitations``); only then are they a member.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from hcdc_server.api.deps import FactoryDep, HeaderCaller
 from hcdc_server.api.errors import ERROR_RESPONSES
 from hcdc_server.models.api import DataShare, MemberUpdate, WorkspaceCreate
 from hcdc_server.models.catalog import Me
-from hcdc_server.models.users import WorkspaceModel
+from hcdc_server.models.users import InvitationModel, WorkspaceModel
 
 router = APIRouter(prefix="/api", tags=["workspaces"])
 _WRITE_ERRORS = {**ERROR_RESPONSES, 409: ERROR_RESPONSES[400] | {"description": "Name taken"}}
+_MEMBER_ERRORS = {
+    **ERROR_RESPONSES,
+    409: ERROR_RESPONSES[400] | {"description": "The last owner cannot leave or be demoted"},
+}
 
 
 @router.get("/me", summary="The caller and their workspaces", responses=ERROR_RESPONSES)
@@ -42,24 +50,53 @@ def get_workspace(name: str, caller: HeaderCaller, factory: FactoryDep) -> Works
 
 @router.put(
     "/workspaces/{name}/members/{login}",
-    summary="Add a member or change their role",
-    responses=ERROR_RESPONSES,
+    summary="Invite a user, or change a member's role",
+    responses=_MEMBER_ERRORS,
 )
 def set_member(
     name: str, login: str, body: MemberUpdate, caller: HeaderCaller, factory: FactoryDep
 ) -> WorkspaceModel:
-    """Owners and admins only."""
+    """Owners and admins only. A non-member is invited (listed under ``invited``) and becomes a
+    member when they accept; a member's role changes at once."""
     return factory.workspace_access().set_member(caller.viewer, name, login, body.role)
 
 
 @router.delete(
-    "/workspaces/{name}/members/{login}", summary="Remove a member", responses=ERROR_RESPONSES
+    "/workspaces/{name}/members/{login}",
+    summary="Remove a member or withdraw an invitation",
+    responses=_MEMBER_ERRORS,
 )
 def remove_member(
     name: str, login: str, caller: HeaderCaller, factory: FactoryDep
 ) -> WorkspaceModel:
-    """Owners and admins, or a member leaving."""
+    """Owners and admins, or a member leaving; never the last owner."""
     return factory.workspace_access().remove_member(caller.viewer, name, login)
+
+
+@router.get("/invitations", summary="Invitations waiting for the caller", responses=ERROR_RESPONSES)
+def list_invitations(caller: HeaderCaller, factory: FactoryDep) -> list[InvitationModel]:
+    return factory.workspace_access().invitations(caller.viewer)
+
+
+@router.post(
+    "/invitations/{workspace}/accept",
+    summary="Accept an invitation and join the workspace",
+    responses=ERROR_RESPONSES,
+)
+def accept_invitation(workspace: str, caller: HeaderCaller, factory: FactoryDep) -> WorkspaceModel:
+    """The caller becomes a member with the role they were invited with."""
+    return factory.workspace_access().accept(caller.viewer, workspace)
+
+
+@router.delete(
+    "/invitations/{workspace}",
+    status_code=204,
+    summary="Decline an invitation",
+    responses=ERROR_RESPONSES,
+)
+def decline_invitation(workspace: str, caller: HeaderCaller, factory: FactoryDep) -> Response:
+    factory.workspace_access().decline(caller.viewer, workspace)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -1,34 +1,94 @@
 """The durable queue: processes in the database, claimed atomically by workers.
 
-PostgreSQL claims with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the ``UPDATE``, so
-concurrent workers each lock different rows; SQLite serialises writers, and the ``UPDATE``
-re-checks ``status = 'queued'``, so a row is claimed once. A process whose workflow parents
-have not all finished (done, and valid where validated) is not claimable.
+Which processes a claim takes (fair share): the highest priority first; within a priority,
+users take turns, the next turn going to the user with the fewest processes running, then
+to the one served least recently (``claimed_at``), each user's processes in launch order. So
+one user's 300 launches delay another user's single launch by one turn, not 300. A user who
+is not an administrator runs at most ``max_running_per_user`` processes at once.
+
+PostgreSQL locks the chosen rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the
+``UPDATE``, so concurrent workers never take the same row; SQLite serialises writers, and the
+``UPDATE`` re-checks ``status = 'queued'``, so a row is claimed once (a claim that lost rows
+to another worker chooses again). A process whose workflow parents have not all finished
+(done, and valid where validated) is not claimable.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from hcdc_server.schema.tables import Process, ProcessDependency
+from hcdc_server.config import QuotaSettings
+from hcdc_server.schema.tables import Process, ProcessDependency, User
+from hcdc_server.services.quotas import is_unlimited
 from hcdc_server.services.users import utcnow
+
+#: Rounds of choosing again when other workers took some of the chosen processes first.
+_CLAIM_ROUNDS = 3
 
 
 class ProcessQueue:
     """Claim queued processes, beat for running ones, find and adopt stale claims."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, quotas: QuotaSettings | None = None
+    ) -> None:
         self._sessions = sessions
+        self._quotas = quotas if quotas is not None else QuotaSettings()
 
     def _postgres(self, session: Session) -> bool:
         return session.get_bind().dialect.name == "postgresql"
 
     def claim(self, worker_id: str, limit: int, *, executor: str) -> list[int]:
-        """Claim up to ``limit`` runnable processes (priority, then age); return their ids."""
+        """Claim up to ``limit`` runnable processes, in fair-share order; return their ids."""
+        claimed: list[int] = []
+        for _ in range(_CLAIM_ROUNDS):
+            if len(claimed) >= limit:
+                break
+            chosen, got = self._claim_once(worker_id, limit - len(claimed), executor=executor)
+            claimed += got
+            if len(got) == len(chosen):
+                break  # nothing lost to another worker: nothing more to take
+        return sorted(claimed)
+
+    def _claim_once(
+        self, worker_id: str, limit: int, *, executor: str
+    ) -> tuple[list[int], list[int]]:
+        """One choice and claim: (the ids chosen, the ids this worker got)."""
+        now = utcnow()
+        with self._sessions.begin() as session:
+            chosen = self._choose(session, limit)
+            if not chosen:
+                return [], []
+            candidates = select(Process.id).where(
+                Process.id.in_(chosen), Process.status == "queued"
+            )
+            if self._postgres(session):
+                candidates = candidates.with_for_update(skip_locked=True)
+            claimed = session.execute(
+                update(Process)
+                .where(Process.id.in_(candidates.scalar_subquery()), Process.status == "queued")
+                .values(
+                    status="running",
+                    claimed_by=worker_id,
+                    claimed_at=now,
+                    heartbeat_at=now,
+                    attempt=Process.attempt + 1,
+                    executor=executor,
+                    executor_job_id=None,
+                    progress=0.0,
+                )
+                .returning(Process.id)
+                .execution_options(synchronize_session=False)
+            )
+            return chosen, list(claimed.scalars().all())
+
+    def _choose(self, session: Session, limit: int) -> list[int]:
+        """Up to ``limit`` runnable process ids in fair-share order (see the module's doc)."""
         if limit <= 0:
             return []
         parent = aliased(Process)
@@ -46,32 +106,77 @@ class ProcessQueue:
                 ),
             )
         )
-        candidates = (
-            select(Process.id)
-            .where(Process.status == "queued", ~blocked)
-            .order_by(Process.priority.desc(), Process.id)
-            .limit(limit)
-        )
-        now = utcnow()
-        with self._sessions.begin() as session:
-            if self._postgres(session):
-                candidates = candidates.with_for_update(skip_locked=True, of=Process)
-            claimed = session.execute(
-                update(Process)
-                .where(Process.id.in_(candidates.scalar_subquery()), Process.status == "queued")
-                .values(
-                    status="running",
-                    claimed_by=worker_id,
-                    heartbeat_at=now,
-                    attempt=Process.attempt + 1,
-                    executor=executor,
-                    executor_job_id=None,
-                    progress=0.0,
-                )
-                .returning(Process.id)
-                .execution_options(synchronize_session=False)
+        # Each user's first ``limit`` runnable processes at each priority: enough for any turn.
+        ranked = (
+            select(
+                Process.id,
+                Process.user_id,
+                Process.priority,
+                func.row_number()
+                .over(partition_by=(Process.user_id, Process.priority), order_by=Process.id)
+                .label("turn"),
             )
-            return sorted(claimed.scalars().all())
+            .where(Process.status == "queued", ~blocked)
+            .subquery()
+        )
+        rows = session.execute(
+            select(ranked.c.id, ranked.c.user_id, ranked.c.priority)
+            .where(ranked.c.turn <= limit)
+            .order_by(ranked.c.priority.desc(), ranked.c.id)
+        ).all()
+        if not rows:
+            return []
+        users = sorted({row.user_id for row in rows})
+        unlimited = {
+            user_id
+            for user_id, role in session.execute(
+                select(User.id, User.role).where(User.id.in_(users))
+            )
+            if is_unlimited(role)
+        }
+        running: dict[int, int] = dict(
+            session.execute(
+                select(Process.user_id, func.count(Process.id))
+                .where(Process.status == "running", Process.user_id.in_(users))
+                .group_by(Process.user_id)
+            ).all()
+        )
+        served: dict[int, datetime] = {
+            user_id: at
+            for user_id, at in session.execute(
+                select(Process.user_id, func.max(Process.claimed_at))
+                .where(Process.user_id.in_(users))
+                .group_by(Process.user_id)
+            )
+            if at is not None
+        }
+        # The order in which users were last served: never served first, then oldest first.
+        order = sorted(users, key=lambda u: (u in served, served.get(u, datetime.min), u))
+        last_turn = {user_id: index for index, user_id in enumerate(order)}
+        turns = len(order)
+        levels: dict[int, dict[int, deque[int]]] = {}
+        for row in rows:
+            levels.setdefault(row.priority, {}).setdefault(row.user_id, deque()).append(row.id)
+        cap = self._quotas.max_running_per_user
+        chosen: list[int] = []
+        for priority in sorted(levels, reverse=True):
+            waiting = levels[priority]
+            while waiting and len(chosen) < limit:
+                eligible = [u for u in waiting if u in unlimited or running.get(u, 0) < cap]
+                if not eligible:
+                    break
+                user_id = min(
+                    eligible, key=lambda u: (running.get(u, 0), last_turn[u], waiting[u][0])
+                )
+                chosen.append(waiting[user_id].popleft())
+                running[user_id] = running.get(user_id, 0) + 1
+                last_turn[user_id] = turns
+                turns += 1
+                if not waiting[user_id]:
+                    del waiting[user_id]
+            if len(chosen) >= limit:
+                break
+        return chosen
 
     def heartbeat(self, worker_id: str) -> None:
         """Mark every process this worker runs as alive."""

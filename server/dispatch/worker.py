@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from hcdc_kernel.jobs.manifest import (
     read_progress,
 )
 from hcdc_kernel.jobs.runner import EXIT_DUPLICATE, EXIT_USAGE
+from hcdc_kernel.jobs.sandbox import SandboxUnavailableError, landlock_abi
 from hcdc_kernel.jobs.spec import LOG_FILE, SPEC_FILE, STARTED_FILE, JobInput, JobSpec
 from hcdc_kernel.recipes.spec import RecipeSpec, SpecFormatError
 from hcdc_server.dispatch.executors.base import Executor, JobState, Submission
@@ -50,10 +51,12 @@ from hcdc_server.schema.tables import (
     ProcessOutput,
     Recipe,
     User,
-    Workspace,
+    WorkspaceData,
 )
 from hcdc_server.services.dependencies import feed_children, stop_descendants
+from hcdc_server.services.quotas import run_time_limit
 from hcdc_server.services.users import utcnow
+from hcdc_server.services.visibility import output_scope
 from hcdc_server.storage.database import UNAVAILABLE_ERRORS, describe_unavailable, is_unavailable
 
 _log = logging.getLogger(__name__)
@@ -108,7 +111,10 @@ class Worker:
         self._settings = settings or WorkerSettings()
         self._host = socket.gethostname()
         self.worker_id = worker_id or f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._queue = ProcessQueue(self._sessions)
+        self._quotas = factory.settings.quotas
+        self._queue = ProcessQueue(self._sessions, quotas=self._quotas)
+        #: Set once this worker has warned that jobs run without a sandbox.
+        self._warned_unconfined = False
         self._tracked: dict[int, Tracked] = {}
         self._specs: dict[int, RecipeSpec] = {}
         self._recipes = factory.recipes()
@@ -129,6 +135,7 @@ class Worker:
         """Loop until ``stop`` is set, or (``until_idle``) nothing is left to do."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         _log.info("worker %s started (executor %s)", self.worker_id, self._executor.name)
+        self._check_sandbox()
         backoff = self._settings.poll_interval_s
         try:
             while not (stop is not None and stop.is_set()):
@@ -174,6 +181,22 @@ class Worker:
     @property
     def tracked(self) -> dict[int, Tracked]:
         return dict(self._tracked)
+
+    def _check_sandbox(self) -> None:
+        """Say at start-up when this machine's jobs cannot be confined (local executor)."""
+        mode = self._factory.settings.job_sandbox
+        if mode == "off":
+            _log.warning("job sandbox off (HCDC_JOB_SANDBOX=off): jobs may write anywhere")
+            return
+        if self._executor.name != "local":
+            return  # the compute nodes decide; each job's manifest says what it got
+        try:
+            _log.info("job sandbox: Landlock ABI %d", landlock_abi())
+        except SandboxUnavailableError as exc:
+            if mode == "required":
+                _log.error("job sandbox required but unavailable: every job will fail: %s", exc)
+            else:
+                _log.warning("jobs run without a sandbox (may write anywhere): %s", exc)
 
     # -- claiming and submitting -----------------------------------------------------------
 
@@ -221,9 +244,11 @@ class Worker:
                 inputs=tuple(JobInput(path=p, tag=t) for p, t in inputs),
                 params=dict(process.params or {}),
                 cli_names={p.name: p.cli_name for p in spec.params if p.cli_name},
-                timeout_s=spec.default_timeout_s,
+                timeout_s=run_time_limit(spec, self._quotas),
                 process_id=process_id,
                 attempt=process.attempt,
+                path_params=tuple(p.name for p in spec.params if p.type == "path"),
+                sandbox=self._factory.settings.job_sandbox,
             )
             process.job_dir = job.job_dir
             if not spec.available:
@@ -421,6 +446,13 @@ class Worker:
     def _finish(self, tracked: Tracked, manifest: JobManifest) -> None:
         """Record a job's manifest: ingest products, link them, end the process."""
         self._tracked.pop(tracked.process_id, None)
+        if manifest.sandbox and manifest.sandbox.startswith("none") and not self._warned_unconfined:
+            self._warned_unconfined = True
+            _log.warning(
+                "process %s ran without a sandbox (%s); further such jobs are not reported",
+                tracked.process_id,
+                manifest.sandbox,
+            )
         if manifest.status != "ok":
             self._fail(
                 tracked, manifest.error or "the recipe failed", manifest.failure_class or "fatal"
@@ -430,11 +462,8 @@ class Worker:
             process = session.get_one(Process, tracked.process_id)
             if process.status != "running" or process.claimed_by != self.worker_id:
                 return
-            workspace = (
-                session.scalar(select(Workspace.name).where(Workspace.id == process.workspace_id))
-                if process.workspace_id
-                else None
-            )
+            # Products are visible exactly where all the inputs are (one rule, in visibility).
+            scope = output_scope(session, process.id)
             login = session.scalar(select(User.login).where(User.id == process.user_id))
             spec = self._spec(session, process.recipe_id)
         outputs: dict[int, str | None] = {}
@@ -443,7 +472,7 @@ class Worker:
             paths = [Path(p.path) for p in manifest.products]
             records: list[IngestRecord] = []
             self._factory.ingest().ingest(
-                paths, workspace=workspace, user_login=login, on_record=records.append
+                paths, public=scope.public, user_login=login, on_record=records.append
             )
             for record in records:
                 if record.id is not None:
@@ -464,6 +493,7 @@ class Worker:
                             process_id=process.id, data_file_id=data_file_id, category=category
                         )
                     )
+            _share(session, scope.workspace_ids, outputs)
             session.flush()
             if spec.needs_validation:
                 process.validation_status = "to_validate"
@@ -592,7 +622,7 @@ class Worker:
                     )
                 )
             return
-        tracked = Tracked(process_id, job_dir, job_id, spec.default_timeout_s)
+        tracked = Tracked(process_id, job_dir, job_id, run_time_limit(spec, self._quotas))
         if (job_dir / STARTED_FILE).exists():
             tracked.job_id = job_id or _marker_job_id(job_dir, self._executor)
             if tracked.job_id is None:
@@ -612,10 +642,28 @@ class Worker:
                     spec_path=job_dir / SPEC_FILE,
                     job_dir=job_dir,
                     name=f"hcdc-{process_id}",
-                    timeout_s=spec.default_timeout_s,
+                    timeout_s=tracked.timeout_s,
                 )
             ]
         )
+
+
+def _share(session: Session, workspace_ids: Iterable[int], data_ids: Iterable[int]) -> None:
+    """Share data files with workspaces (products known from before included)."""
+    wanted = {(w, d) for w in workspace_ids for d in data_ids}
+    if not wanted:
+        return
+    shared = {
+        (row.workspace_id, row.data_file_id)
+        for row in session.execute(
+            select(WorkspaceData.workspace_id, WorkspaceData.data_file_id).where(
+                WorkspaceData.data_file_id.in_({d for _, d in wanted})
+            )
+        )
+    }
+    session.add_all(
+        WorkspaceData(workspace_id=w, data_file_id=d) for w, d in sorted(wanted - shared)
+    )
 
 
 def _dead(worker_id: str) -> bool:

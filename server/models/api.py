@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from hcdc_server.models.fields import StrictId
+from hcdc_server.models.users import WORKSPACE_NAME_PATTERN, WORKSPACE_NAME_RULE
 
 #: Largest page number and page size: keeps offsets within 64-bit SQL integers.
 MAX_PAGE = 10**9
@@ -28,7 +29,11 @@ class BrowseRequest(BaseModel):
     )
     group: str | None = Field(default=None, description="Group the page's items by this key.")
     limit: StrictInt = Field(
-        default=10, ge=-1, le=MAX_PAGE, description="Items per page; -1 for all items at once."
+        default=10,
+        ge=-1,
+        le=MAX_PAGE,
+        description="Items per page; -1 for all items at once. An answer holds at most "
+        "`HCDC_MAX_PAGE_ROWS` items (default 1000; 400 beyond): the `/export` routes stream more.",
     )
     extract: str | None = Field(
         default=None,
@@ -37,6 +42,30 @@ class BrowseRequest(BaseModel):
     )
     page: StrictInt = Field(default=1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
     sort: str = Field(default="id DESC", description="`<key> ASC|DESC`.")
+
+    @field_validator("browse_filters", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class ExportRequest(BaseModel):
+    """Body of the ``/export`` routes: every item matching the filters, streamed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    browse_filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="As in `process_list` / `data_list` (same names, values and visibility).",
+    )
+    sort: Literal["id ASC", "id DESC"] = Field(
+        default="id ASC", description="Items stream in id order, ascending or descending."
+    )
+    format: Literal["ndjson", "csv"] = Field(
+        default="ndjson",
+        description="`ndjson`: one JSON item per line; `csv`: a header line of the item keys, "
+        "then one line per item (null as an empty field).",
+    )
 
     @field_validator("browse_filters", mode="before")
     @classmethod
@@ -98,7 +127,11 @@ class DownloadScriptRequest(BaseModel):
 class WorkspaceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=128, pattern=r"^[^/]+$")
+    # Checked by the workspace service, whose 400 names the rule; the schema shows the pattern.
+    name: str = Field(
+        description=f"Workspace name: {WORKSPACE_NAME_RULE}.",
+        json_schema_extra={"pattern": WORKSPACE_NAME_PATTERN},
+    )
     description: str | None = None
     group_name: str | None = None
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hcdc_server.models.fields import UtcDatetime
-from hcdc_server.models.users import MemberRole, UserModel
+from hcdc_server.models.users import InvitationModel, MemberRole, UserModel
 
 
 class LinkedFile(BaseModel):
@@ -77,6 +77,9 @@ class ProcessDetail(BaseModel):
     workflow_step: str | None
     reprocess_of_id: int | None
     reprocessed_by_id: int | None
+    cache_of_id: int | None = Field(
+        default=None, description="A cache hit: the process whose result this one reused."
+    )
     error: str | None
     attributes: dict[str, str | None]
     inputs: list[LinkedFile]
@@ -102,7 +105,8 @@ class DataDetail(BaseModel):
     exptime: float | None
     prog_id: str | None
     extension_count: int | None = Field(
-        description="HDUs in the file (primary included); null when the file is unreadable."
+        description="HDUs in the file (primary included), counted at ingest; null for files "
+        "ingested before hcdc stored the count."
     )
     category: str | None = Field(description="The seed's Type (SCIENCE, CALIB, ...).")
     is_raw: bool
@@ -157,9 +161,10 @@ class MyWorkspace(BaseModel):
 
 
 class Me(BaseModel):
-    """The caller and the workspaces they belong to."""
+    """The caller, the workspaces they belong to and the invitations waiting for them."""
 
     model_config = ConfigDict(frozen=True)
 
     user: UserModel
     workspaces: list[MyWorkspace]
+    invitations: list[InvitationModel] = Field(default_factory=list)

@@ -66,7 +66,13 @@ class LaunchRequest(BaseModel):
     workspace: str | None = None
     reference: str | None = Field(default=None, max_length=512)
     batch_name: str | None = Field(default=None, max_length=256)
-    priority: int = Field(default=0, ge=-1000, le=1000, description="Higher runs first.")
+    priority: int = Field(
+        default=0,
+        ge=-1000,
+        le=1000,
+        description="Higher runs first. Users who are not administrators choose within the "
+        "site's range (default 0 to 10; 400 outside it).",
+    )
     force: bool = Field(default=False, description="Run even when a cached result exists.")
 
 

@@ -294,6 +294,7 @@ class Process(Base):
         Index("ix_processes_workspace_night", "workspace_id", "obs_night"),
         Index("ix_processes_recipe_status", "recipe_id", "status"),
         Index("ix_processes_queue", "status", "priority", "id"),
+        Index("ix_processes_user_claimed", "user_id", "claimed_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -329,6 +330,9 @@ class Process(Base):
     executor: Mapped[str | None] = mapped_column(String(16))
     executor_job_id: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(128))
+    # When a worker last took it from the queue: the queue serves first the users served least
+    # recently (fair share).
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     job_dir: Mapped[str | None] = mapped_column(String(1024))

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from astropy.io import fits
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -130,6 +129,7 @@ class CatalogService:
             workflow_step=process.workflow_step,
             reprocess_of_id=process.reprocess_of_id,
             reprocessed_by_id=process.reprocessed_by_id,
+            cache_of_id=process.cache_of_id,
             error=process.error,
             attributes=attributes,
             inputs=inputs,
@@ -163,7 +163,7 @@ class CatalogService:
             instrument_filter=data.instrument_filter,
             exptime=data.exptime,
             prog_id=data.prog_id,
-            extension_count=_extension_count(Path(data.path)),
+            extension_count=None if data.n_extensions is None else data.n_extensions + 1,
             category=data.category,
             is_raw=data.is_raw,
             is_standard=data.is_standard,
@@ -275,14 +275,6 @@ def _processes_linked(session: Session, viewer: Viewer, link: Any, data_id: int)
             .order_by(P.id)
         )
     )
-
-
-def _extension_count(path: Path) -> int | None:
-    try:
-        with fits.open(path, memmap=False, lazy_load_hdus=True) as hdus:
-            return len(hdus)
-    except (OSError, ValueError):
-        return None
 
 
 def _jsonable(value: Any) -> Any:

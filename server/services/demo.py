@@ -30,6 +30,9 @@ def install_demo(factory: Factory, *, quick: bool = False, seed: int = 20190527)
         workspaces.add_workspace(
             DEMO_WORKSPACE, description="Demo nights and NACO beta Pic", owner_login=DEMO_LOGIN
         )
+    # The tutorial notebooks launch the test recipe hcdc_echo (one small product, no path
+    # parameter): hidden recipes are for administrators, so the demo shows this one to all.
+    factory.recipes().set_hidden("hcdc_echo", hidden=False)
     dest = factory.settings.data_dir / "demo"
     manifest = write_demo_nights(dest, seed=seed, quick=quick)
     naco = write_naco_betapic(factory.settings.resolved_shared_dir, dest)

@@ -25,6 +25,11 @@ from hcdc_server.services.catalog import CatalogService
 from hcdc_server.services.visibility import Viewer, visible
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
+#: The service's URL as a script may embed it: http(s), a host name or IP address, a port, a
+#: path of plain characters (it comes from the request's Host header, which the client chose).
+_BASE_URL = re.compile(
+    r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?$"
+)
 #: Most files one script fetches.
 MAX_SCRIPT_FILES = 100_000
 
@@ -51,10 +56,10 @@ def safe_filename(name: str, data_id: int) -> str:
 class DownloadService:
     """Files and download scripts for one viewer."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, browse: BrowseService) -> None:
         self._sessions = sessions
         self._catalog = CatalogService(sessions)
-        self._browse = BrowseService(sessions)
+        self._browse = browse
 
     def file(self, viewer: Viewer, data_id: int) -> DownloadFile:
         """The registered file of a visible data file (404 when absent, hidden or missing)."""
@@ -107,7 +112,18 @@ class DownloadService:
         token: str,
         folder: str,
     ) -> str:
-        """A bash script fetching ``entries`` into ``folder`` with curl."""
+        """A bash script fetching ``entries`` into ``folder`` with curl.
+
+        Raises
+        ------
+        InvalidInputError
+            When ``base_url`` (from the request's Host header) is not a plain http(s) URL.
+        """
+        base_url = base_url.rstrip("/")
+        if not _BASE_URL.match(base_url):
+            raise InvalidInputError(
+                f"the request's Host header gives no usable URL for a script: {base_url[:80]!r}"
+            )
         names: set[str] = set()
         lines = []
         for entry in entries:
@@ -123,7 +139,7 @@ class DownloadService:
             count=len(entries),
             total=total,
             stamp=stamp,
-            base_url=shlex.quote(base_url.rstrip("/")),
+            base_url=shlex.quote(base_url),
             login=shlex.quote(login),
             token=shlex.quote(token),
             folder=shlex.quote(folder),
@@ -135,9 +151,12 @@ _TEMPLATE = """#!/usr/bin/env bash
 # hcdc download script: {count} files, {total} bytes, generated {stamp}.
 # It holds your API token: keep it private. Set HCDC_URL / HCDC_TOKEN to override.
 set -euo pipefail
-HCDC_URL="${{HCDC_URL:-{base_url}}}"
+# Single-quoted values, expanded once: nothing in them is run by the shell.
+hcdc_default_url={base_url}
+hcdc_default_token={token}
+HCDC_URL="${{HCDC_URL:-$hcdc_default_url}}"
 HCDC_LOGIN={login}
-HCDC_TOKEN="${{HCDC_TOKEN:-{token}}}"
+HCDC_TOKEN="${{HCDC_TOKEN:-$hcdc_default_token}}"
 headers="$(mktemp)"
 trap 'rm -f "$headers"' EXIT
 chmod 600 "$headers"

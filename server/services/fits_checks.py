@@ -1,5 +1,6 @@
 """What ingest demands of a FITS file beyond being readable: a sound primary data unit, a clean
-header, consistent dates, and values the catalog's columns can hold.
+header, consistent dates, values the catalog's columns can hold, and a bounded number of
+extensions and amount of data once decompressed.
 
 Each check raises :class:`FitsFormatError` naming the keyword at fault, so that the file is
 rejected on its own with that reason; without them a single bad value fails a whole batch on
@@ -9,6 +10,7 @@ PostgreSQL (too long for a column, out of an integer's range, a NUL byte) or ove
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, String
@@ -17,11 +19,6 @@ from hcdc_kernel.frames.header_io import CARD, FitsFormatError
 from hcdc_kernel.frames.info import FrameInfo, mjd_to_datetime, parse_date_obs
 from hcdc_server.schema.tables import DataFile, Observation, Target
 
-#: The keywords the data size needs (FITS 4.4.1.1: NAXIS is at most 999).
-SIZE_KEYWORDS = frozenset({"BITPIX", "NAXIS", "GCOUNT", "PCOUNT"}) | frozenset(
-    f"NAXIS{i}" for i in range(1, 1000)
-)
-_BITPIX = frozenset({8, 16, 32, 64, -32, -64})
 #: Header cards are printable ASCII (FITS 4.1.2.1); control bytes are refused, NUL above all.
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 _NOT_CONTROL = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
@@ -68,36 +65,33 @@ def check_header_bytes(header: bytes) -> None:
         )
 
 
-def data_size(keywords: dict[str, Any]) -> int:
-    """Bytes of the primary data unit from BITPIX/NAXISn (FITS standard 4.4.1.1), checked."""
-    bitpix = _integer(keywords, "BITPIX")
-    if bitpix not in _BITPIX:
-        raise FitsFormatError(f"BITPIX = {bitpix} is not one of {sorted(_BITPIX)}")
-    naxis = _integer(keywords, "NAXIS")
-    if not 0 <= naxis <= 999:
-        raise FitsFormatError(f"NAXIS = {naxis} is outside 0..999")
-    if naxis == 0:
-        return 0
-    count = 1
-    for i in range(1, naxis + 1):
-        length = _integer(keywords, f"NAXIS{i}")
-        if length < 0:
-            raise FitsFormatError(f"NAXIS{i} = {length} is negative")
-        count *= length
-    gcount = _integer(keywords, "GCOUNT", default=1)
-    pcount = _integer(keywords, "PCOUNT", default=0)
-    return abs(bitpix) // 8 * gcount * (pcount + count)
+class FitsLimitError(FitsFormatError):
+    """A readable FITS file beyond what hcdc accepts: too many extensions, too much data."""
 
 
-def _integer(keywords: dict[str, Any], keyword: str, *, default: int | None = None) -> int:
-    value = keywords.get(keyword)
-    if value is None:
-        if default is None:
-            raise FitsFormatError(f"missing mandatory keyword {keyword}")
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FitsFormatError(f"{keyword} = {value!r} is not an integer")
-    return value
+@dataclass(frozen=True)
+class FileLimits:
+    """What one file may hold (settings ``max_extensions`` and ``max_decompressed_bytes``)."""
+
+    max_extensions: int
+    max_decompressed_bytes: int
+
+    def check_extensions(self, count: int) -> None:
+        """Refuse a file once it has more than ``max_extensions`` extensions."""
+        if count > self.max_extensions:
+            raise FitsLimitError(
+                f"more than {self.max_extensions} extensions: hcdc accepts at most "
+                f"{self.max_extensions} per file (HCDC_MAX_EXTENSIONS)"
+            )
+
+    def check_decompressed(self, total: int, hdu: int) -> None:
+        """Refuse a file whose HDUs up to ``hdu`` (0: primary) hold more than the limit."""
+        if total > self.max_decompressed_bytes:
+            raise FitsLimitError(
+                f"{total} bytes of data once decompressed (per the headers of HDUs 0 to {hdu}):"
+                f" hcdc accepts at most {self.max_decompressed_bytes} per file "
+                "(HCDC_MAX_DECOMPRESSED_BYTES)"
+            )
 
 
 def check_dates(keywords: dict[str, Any]) -> None:

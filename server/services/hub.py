@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.hub import HubIdentity, ServerGrant, WorkspaceGrant
+from hcdc_server.models.users import is_workspace_name
 from hcdc_server.services.users import UserService
 from hcdc_server.services.workspaces import WorkspaceService
 
@@ -98,8 +99,8 @@ class HubAccountService:
         grants = []
         for workspace in self._workspaces.list_all():
             role = next((m.role for m in workspace.members if m.login == login), None)
-            if role is None:
-                continue
+            if role is None or not is_workspace_name(workspace.name):
+                continue  # a name from before the rule (".ipython", "..") gets no folder
             folder = (self._workspaces_dir / workspace.name).resolve()
             folder.mkdir(parents=True, exist_ok=True)
             grants.append(WorkspaceGrant(name=workspace.name, role=role, path=str(folder)))

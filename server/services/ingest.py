@@ -1,6 +1,7 @@
 """Ingest: FITS files -> data file rows, never stopping at a bad file.
 
-Files are scanned (header, checksum, size check) one by one and written in batches, one
+Files are scanned (header, checksum, size checks, extensions counted) one by one and written
+in batches, one
 transaction per batch, so an interrupted ingest loses at most the batch in flight and a re-run
 resumes: a file whose content checksum is known is ``unchanged`` (or has its path updated when it
 moved), never duplicated.
@@ -23,17 +24,26 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hcdc_kernel.frames.header_io import FitsFormatError, extract_keywords, read_header_bytes
+from hcdc_kernel.frames.header_io import (
+    SIZE_KEYWORDS,
+    ByteStream,
+    FitsFormatError,
+    data_bytes,
+    decompressed_bytes,
+    extract_keywords,
+    read_extension_header,
+    read_header_bytes,
+    skip_data_unit,
+)
 from hcdc_kernel.frames.info import WANTED_KEYWORDS, FrameInfo, frame_info_from_header
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
 from hcdc_server.services.fits_checks import (
-    SIZE_KEYWORDS,
+    FileLimits,
     check_dates,
     check_header_bytes,
     check_storable,
-    data_size,
 )
 from hcdc_server.services.targets import TargetService
 from hcdc_server.services.users import utcnow
@@ -52,6 +62,7 @@ class ScannedFile:
     size: int
     checksum: str
     info: FrameInfo
+    extensions: int
 
 
 @dataclass(frozen=True)
@@ -79,38 +90,67 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def scan_file(path: Path) -> ScannedFile:
-    """Read a file's header and checksum; raise FitsFormatError/OSError naming the problem."""
-    digest = hashlib.sha256()
+class _HashingReader:
+    """A binary stream that feeds every byte read to a digest and counts them."""
+
+    def __init__(self, stream: ByteStream) -> None:
+        self._stream = stream
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int, /) -> bytes:
+        data = self._stream.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def read_rest(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def scan_file(path: Path, limits: FileLimits) -> ScannedFile:
+    """Read a file's headers and checksum; raise FitsFormatError/OSError naming the problem.
+
+    Every HDU's header is read (its data unit only read past) so that the extensions are
+    counted once, here, and the data's decompressed size is known before anyone loads it;
+    a file beyond ``limits`` is refused with :class:`FitsLimitError`.
+    """
     if not stat.S_ISREG(path.stat().st_mode):
         # A FIFO or a device would block or never end; only regular files are data files.
         raise FitsFormatError("not a regular file")
-    with path.open("rb") as stream:
+    with path.open("rb") as raw:
+        stream = _HashingReader(raw)
         header = read_header_bytes(stream)
         check_header_bytes(header)
-        digest.update(header)
-        data_bytes = 0
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            data_bytes += len(chunk)
-    keywords = extract_keywords(header, _INGEST_KEYWORDS)
-    expected = data_size(keywords)
-    if data_bytes < expected:
-        raise FitsFormatError(
-            f"truncated FITS data: the header announces {expected} bytes of data, "
-            f"the file has {data_bytes}"
-        )
+        keywords = extract_keywords(header, _INGEST_KEYWORDS)
+        skip_data_unit(stream, data_bytes(keywords))
+        decompressed = decompressed_bytes(keywords)
+        limits.check_decompressed(decompressed, 0)
+        extensions = 0
+        while (extension := read_extension_header(stream)) is not None:
+            extensions += 1
+            limits.check_extensions(extensions)
+            sizes = extract_keywords(extension, SIZE_KEYWORDS)
+            skip_data_unit(stream, data_bytes(sizes))
+            decompressed += decompressed_bytes(sizes)
+            limits.check_decompressed(decompressed, extensions)
+        stream.read_rest()
     check_dates(keywords)
     info = frame_info_from_header(keywords)
     check_storable(info)
     return ScannedFile(
-        path=path, size=len(header) + data_bytes, checksum=digest.hexdigest(), info=info
+        path=path,
+        size=stream.size,
+        checksum=stream.digest.hexdigest(),
+        info=info,
+        extensions=extensions,
     )
 
 
-def _scan_or_reason(path: Path) -> ScannedFile | str:
+def _scan_or_reason(path: Path, limits: FileLimits) -> ScannedFile | str:
     try:
-        return scan_file(path)
+        return scan_file(path, limits)
     except (FitsFormatError, OSError) as exc:
         return _reason(exc)
     except (ArithmeticError, ValueError, TypeError) as exc:
@@ -118,8 +158,8 @@ def _scan_or_reason(path: Path) -> ScannedFile | str:
         return f"unusable FITS header value: {type(exc).__name__}: {exc}"
 
 
-def _scan_many(paths: list[Path]) -> list[ScannedFile | str]:
-    return [_scan_or_reason(path) for path in paths]
+def _scan_many(paths: list[Path], limits: FileLimits) -> list[ScannedFile | str]:
+    return [_scan_or_reason(path, limits) for path in paths]
 
 
 def _chunks(paths: Iterator[Path], size: int) -> Iterator[list[Path]]:
@@ -141,8 +181,9 @@ class _Scanner:
 
     _MIN_PARALLEL = 200
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, limits: FileLimits) -> None:
         self._workers = workers
+        self._limits = limits
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Scanner:
@@ -167,7 +208,7 @@ class _Scanner:
 
     def _start(self, chunk: list[Path]) -> Callable[[], list[ScannedFile | str]]:
         if self._workers <= 1 or len(chunk) < self._MIN_PARALLEL:
-            results = [_scan_or_reason(path) for path in chunk]
+            results = _scan_many(chunk, self._limits)
             return lambda: results
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -175,7 +216,8 @@ class _Scanner:
             )
         size = max(1, len(chunk) // (self._workers * 2))
         futures = [
-            self._pool.submit(_scan_many, chunk[i : i + size]) for i in range(0, len(chunk), size)
+            self._pool.submit(_scan_many, chunk[i : i + size], self._limits)
+            for i in range(0, len(chunk), size)
         ]
         return lambda: [result for future in futures for result in future.result()]
 
@@ -189,9 +231,11 @@ class IngestService:
         *,
         raw_dir: Path,
         targets: TargetService,
+        limits: FileLimits,
         workers: int = 1,
         batch_size: int = 1000,
     ) -> None:
+        self.limits = limits
         self._workers = workers
         self._batch_size = batch_size
         self._sessions = sessions
@@ -224,7 +268,7 @@ class IngestService:
             if on_record is not None:
                 on_record(record)
 
-        with _Scanner(self._workers) as scanner:
+        with _Scanner(self._workers, self.limits) as scanner:
             for chunk, results in scanner.scan_ahead(_chunks(iter_files(paths), batch_size)):
                 batch: list[ScannedFile] = []
                 for path, result in zip(chunk, results, strict=True):
@@ -422,6 +466,7 @@ class IngestService:
             "naxis1": naxis[0],
             "naxis2": naxis[1],
             "naxis3": naxis[2],
+            "n_extensions": scanned.extensions,
             "is_raw": info.category != "PRODUCT",
             "is_standard": False,
             "is_public": public,

@@ -13,6 +13,12 @@
   launch without one (the processes are then theirs alone).
 - The data files a launch or a share names must be visible to the caller (404 listing those
   that are not).
+- Hidden recipes (the test recipes ``hcdc_sleep`` and ``hcdc_echo``, and any an administrator
+  hides) are listed for and launched by administrators only: anybody else does not see them
+  (404) and is refused a launch, association preview, workflow step or reprocess of one (403).
+- The processing cache answers a launch with an earlier run only when that run lies in the
+  launch's workspace and the launcher may read it (:func:`may_reuse`): whoever reads the new
+  process then reads nothing they could not read before. Otherwise the recipe runs afresh.
 """
 
 from __future__ import annotations
@@ -52,6 +58,26 @@ def may_read_process(viewer: Viewer, process: ProcessRef) -> bool:
         or is_launcher(viewer, process)
         or viewer.role_in(process.workspace_id) is not None
     )
+
+
+def may_reuse(viewer: Viewer, cached: ProcessRef, workspace_id: int | None) -> bool:
+    """Whether a launch by ``viewer`` into ``workspace_id`` may reuse the run ``cached``.
+
+    A cache hit shows the cached run's outputs and log to every reader of the new process (its
+    workspace's members and its launcher), so the run must lie in the same workspace (or, like
+    the launch, in none) and be readable by the launcher.
+    """
+    return cached.workspace_id == workspace_id and may_read_process(viewer, cached)
+
+
+def may_see_hidden_recipes(viewer: Viewer) -> bool:
+    return viewer.is_admin
+
+
+def check_recipe_launch(viewer: Viewer, recipe: str, *, hidden: bool) -> None:
+    """403 when ``recipe`` is hidden and the caller is not an administrator."""
+    if hidden and not may_see_hidden_recipes(viewer):
+        raise PermissionDeniedError(f"recipe {recipe} is hidden: only administrators may run it")
 
 
 def check_read_process(viewer: Viewer, process: ProcessRef) -> None:

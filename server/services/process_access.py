@@ -21,6 +21,7 @@ from hcdc_server.models.processes import (
     LaunchRequest,
     LaunchResult,
     ProcessModel,
+    RecipeModel,
     ValidationEventModel,
     ValidationVerdict,
     WorkflowLaunchRequest,
@@ -28,6 +29,7 @@ from hcdc_server.models.processes import (
 from hcdc_server.schema.tables import Process
 from hcdc_server.services import permissions
 from hcdc_server.services.processes import ProcessService
+from hcdc_server.services.recipes import RecipeService
 from hcdc_server.services.visibility import Viewer
 from hcdc_server.services.workflows import WorkflowService
 
@@ -41,24 +43,49 @@ class ProcessAccessService:
         *,
         processes: ProcessService,
         workflows: WorkflowService,
+        recipes: RecipeService,
     ) -> None:
         self._sessions = sessions
         self._processes = processes
         self._workflows = workflows
+        self._recipes = recipes
+
+    # -- recipes ---------------------------------------------------------------------------
+
+    def recipes(self, viewer: Viewer, *, include_hidden: bool = False) -> list[RecipeModel]:
+        """The recipes the caller may run (hidden ones only for administrators)."""
+        shown = include_hidden and permissions.may_see_hidden_recipes(viewer)
+        return self._recipes.list_recipes(include_hidden=shown)
+
+    def recipe(self, viewer: Viewer, name: str, version: str | None = None) -> RecipeModel:
+        """One recipe version; 404 when unknown or hidden from the caller."""
+        model = self._recipes.model(name, version)
+        if model.is_hidden and not permissions.may_see_hidden_recipes(viewer):
+            raise NotFoundError(f"no recipe {name}")
+        return model
+
+    def _check_recipe(self, viewer: Viewer, name: str, version: str | None = None) -> None:
+        model = self._recipes.model(name, version)
+        permissions.check_recipe_launch(viewer, model.name, hidden=model.is_hidden)
 
     # -- launching -------------------------------------------------------------------------
 
     def preview(self, viewer: Viewer, request: LaunchRequest) -> list[AssociationPreview]:
+        self._check_recipe(viewer, request.recipe, request.version)
         self._check_launch(viewer, request.workspace, _data_ids(request))
         return self._processes.preview(request)
 
     def launch(self, viewer: Viewer, request: LaunchRequest) -> LaunchResult:
+        self._check_recipe(viewer, request.recipe, request.version)
         self._check_launch(viewer, request.workspace, _data_ids(request))
         return self._processes.launch(request, user_id=viewer.user_id)
 
     def launch_workflow(
         self, viewer: Viewer, name: str, request: WorkflowLaunchRequest
     ) -> LaunchResult:
+        _, workflow = self._workflows.get(name, request.version)
+        for step in workflow.steps:
+            self._check_recipe(viewer, step.recipe)
         self._check_launch(viewer, request.workspace, request.selection)
         return self._workflows.launch(name, request, user_id=viewer.user_id)
 
@@ -74,7 +101,7 @@ class ProcessAccessService:
 
     def sof(self, viewer: Viewer, process_id: int) -> str:
         self._check_read(viewer, process_id)
-        return self._processes.sof(process_id)
+        return self._processes.sof(process_id, viewer=viewer)
 
     def validation_events(self, viewer: Viewer, process_id: int) -> list[ValidationEventModel]:
         self._check_read(viewer, process_id)
@@ -129,6 +156,7 @@ class ProcessAccessService:
         version: str | None = None,
     ) -> ProcessModel:
         self._check_act(viewer, process_id, "reprocessing")
+        self._check_recipe(viewer, self._processes.get(process_id).recipe_name, version)
         return self._processes.reprocess(
             process_id, user_id=viewer.user_id, params=params, version=version
         )

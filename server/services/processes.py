@@ -29,6 +29,7 @@ from hcdc_kernel.association import (
 from hcdc_kernel.recipes.esorex import sof_for
 from hcdc_kernel.recipes.registry import accepts
 from hcdc_kernel.recipes.spec import RecipeSpec, RecipeValidationError
+from hcdc_server.config import QuotaSettings
 from hcdc_server.exceptions import ConflictError, InvalidInputError, NotFoundError
 from hcdc_server.models.processes import (
     TERMINAL_STATUSES,
@@ -53,12 +54,16 @@ from hcdc_server.schema.tables import (
     Workspace,
     WorkspaceData,
 )
+from hcdc_server.services import permissions, quotas, visibility
 from hcdc_server.services.dependencies import repoint_children, stop_descendants
 from hcdc_server.services.recipes import RecipeService
 from hcdc_server.services.users import utcnow
+from hcdc_server.services.visibility import Viewer, load_viewer
 
 #: Runs of a recipe used to estimate the duration of a new one.
 _HISTORY = 50
+#: Newest runs with the same cache key considered for reuse (older ones are run afresh).
+_CACHE_CANDIDATES = 50
 SYSTEM_LOGIN = "hcdc"
 
 
@@ -158,9 +163,16 @@ def estimate_duration(session: Session, recipe_name: str, input_bytes: int) -> f
 class ProcessService:
     """Launch processes and act on them (validation, reprocess, cancel)."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, recipes: RecipeService) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        recipes: RecipeService,
+        quotas: QuotaSettings | None = None,
+    ) -> None:
         self._sessions = sessions
         self._recipes = recipes
+        self._quotas = quotas if quotas is not None else QuotaSettings()
 
     # -- launching -------------------------------------------------------------------------
 
@@ -175,6 +187,8 @@ class ProcessService:
             Naming each bad parameter or unfilled input slot (HTTP 400).
         NotFoundError
             For an unknown recipe, version, workspace or data file.
+        QuotaExceededError
+            When the user would have more processes queued than allowed (HTTP 429).
         """
         recipe_id, spec = self._recipes.get(request.recipe, request.version)
         if not spec.available:
@@ -186,6 +200,7 @@ class ProcessService:
         except RecipeValidationError as exc:
             raise InvalidInputError(str(exc)) from exc
         with self._sessions.begin() as session:
+            quotas.check_priority(session, user_id, request.priority, self._quotas)
             workspace_id = _workspace_id(session, request.workspace)
             plans = self._plans(session, spec, request, workspace_id)
             for plan in plans:
@@ -209,6 +224,7 @@ class ProcessService:
                 for plan in plans
             ]
             session.flush()
+            quotas.check_queued(session, user_id, self._quotas)
             return LaunchResult(
                 batch_id=batch.id, processes=[_model(session, p) for p in processes]
             )
@@ -420,7 +436,11 @@ class ProcessService:
                     overridden_by=user_id if item.overridden else None,
                 )
             )
-        cached = None if request.force or key is None else _cached(session, key)
+        cached = (
+            None
+            if request.force or key is None
+            else _cached(session, key, user_id=user_id, workspace_id=workspace_id)
+        )
         if cached is not None:
             process.status = "done"
             process.cache_of_id = cached.id
@@ -457,17 +477,29 @@ class ProcessService:
             )
             return [_model(session, p) for p in rows]
 
-    def sof(self, process_id: int) -> str:
-        """The set-of-frames text of a process (``<path> <TAG>`` per input)."""
+    def sof(self, process_id: int, *, viewer: Viewer | None = None) -> str:
+        """The set-of-frames text of a process (``<path> <TAG>`` per input).
+
+        For a ``viewer``, only the inputs they can see are listed; a closing comment line
+        counts the others (never their paths).
+        """
         with self._sessions() as session:
             _process(session, process_id)
-            rows = session.execute(
+            query = (
                 select(DataFile.path, ProcessInput.sof_tag)
                 .join(DataFile, DataFile.id == ProcessInput.data_file_id)
                 .where(ProcessInput.process_id == process_id)
                 .order_by(ProcessInput.sof_tag, DataFile.id)
-            ).all()
-            return sof_for(list(rows))
+            )
+            if viewer is None:
+                return sof_for(list(session.execute(query).all()))
+            rows = session.execute(query.where(visibility.visible(viewer, "data"))).all()
+            total = session.scalar(
+                select(func.count()).where(ProcessInput.process_id == process_id)
+            )
+            hidden = (total or 0) - len(rows)
+            note = f"# {hidden} more input(s) not visible to you\n" if hidden else ""
+            return sof_for(list(rows)) + note
 
     def validation_events(self, process_id: int) -> list[ValidationEventModel]:
         with self._sessions() as session:
@@ -560,7 +592,10 @@ class ProcessService:
                 )
             )
             request = LaunchRequest(
-                recipe=spec.name, reference=old.reference, priority=old.priority, force=True
+                recipe=spec.name,
+                reference=old.reference,
+                priority=quotas.fit_priority(session, user_id, old.priority, self._quotas),
+                force=True,
             )
             new = self._create(
                 session,
@@ -580,7 +615,13 @@ class ProcessService:
             old.reprocessed_by_id = new.id
             repoint_children(session, old.id, new.id)
             session.flush()
+            quotas.check_queued(session, user_id, self._quotas)
             return _model(session, new)
+
+    def check_quotas(self, session: Session, *, user_id: int, priority: int) -> None:
+        """Apply the launch quotas to processes just written in ``session`` (workflows)."""
+        quotas.check_priority(session, user_id, priority, self._quotas)
+        quotas.check_queued(session, user_id, self._quotas)
 
     def cancel(self, process_id: int, *, user_id: int) -> ProcessModel:
         """Cancel a queued or running process (the worker stops a running job)."""
@@ -729,8 +770,11 @@ def _candidates(
     return [frame_of(r) for r in session.scalars(query.where(visible))]
 
 
-def _cached(session: Session, key: str) -> Process | None:
-    return session.scalars(
+def _cached(
+    session: Session, key: str, *, user_id: int, workspace_id: int | None
+) -> Process | None:
+    """The newest finished run with ``key`` that this launch may reuse (:mod:`permissions`)."""
+    runs = session.scalars(
         select(Process)
         .where(
             Process.cache_key == key,
@@ -739,8 +783,18 @@ def _cached(session: Session, key: str) -> Process | None:
             or_(Process.validation_status.is_(None), Process.validation_status == "valid"),
         )
         .order_by(Process.id.desc())
-        .limit(1)
-    ).first()
+        .limit(_CACHE_CANDIDATES)
+    ).all()
+    if not runs:
+        return None
+    viewer = load_viewer(session, user_id)
+    for run in runs:
+        ref = permissions.ProcessRef(
+            id=run.id, user_id=run.user_id, workspace_id=run.workspace_id, workspace=None
+        )
+        if permissions.may_reuse(viewer, ref, workspace_id):
+            return run
+    return None
 
 
 def _workspace_id(session: Session, name: str | None) -> int | None:

@@ -2,7 +2,9 @@
 
 The file is streamed into the uploads folder of the data directory under a sanitised name
 (never a client-given path), checked as FITS before it is kept, then ingested like any other
-file. Content already known is not stored twice: the existing data file is shared instead.
+file. Content already known is not stored twice: the existing data file is shared instead when
+the uploader can see it; when they cannot, the upload is refused (409) without naming that file,
+so that uploading tells nobody the id, name or workspaces of data they may not see.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from hcdc_server.exceptions import ConflictError, TooLargeError, UnprocessableEr
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile
 from hcdc_server.services import permissions
+from hcdc_server.services.fits_checks import FileLimits, FitsLimitError
 from hcdc_server.services.ingest import IngestService, ScannedFile, scan_file
-from hcdc_server.services.visibility import Viewer
+from hcdc_server.services.visibility import Viewer, visible
 from hcdc_server.services.workspaces import WorkspaceService
 
 _CHUNK = 1 << 20
@@ -65,9 +68,13 @@ class UploadService:
         NotFoundError, PermissionDeniedError
             When the caller may not write into ``workspace`` (:mod:`permissions`).
         TooLargeError
-            Past ``max_bytes`` (HTTP 413).
+            Past ``max_bytes``, or beyond the ingest limits on extensions and decompressed
+            data (HTTP 413), naming the limit.
         UnprocessableError
             For content that is not a readable FITS file (HTTP 422), naming the problem.
+        ConflictError
+            When the archive holds the same content in a data file the caller cannot see
+            (HTTP 409, naming nothing of it).
         """
         with self._sessions() as session:
             found = permissions.workspace_id(session, workspace)
@@ -75,7 +82,8 @@ class UploadService:
         name = upload_name(filename)
         partial = self._receive(stream)
         try:
-            scanned = _scan(partial, name)
+            scanned = _scan(partial, name, self._ingest.limits)
+            self._check_not_hidden(viewer, name, checksum=scanned.checksum)
             destination = self._keep(partial, scanned.checksum, name)
         finally:
             partial.unlink(missing_ok=True)
@@ -91,9 +99,34 @@ class UploadService:
         if record.id is None:
             raise ConflictError(f"{name}: could not be stored ({record.reason}); try again")
         if record.status == "unchanged":
+            try:
+                # Stored meanwhile by somebody else (a race with the check above): still hidden.
+                self._check_not_hidden(viewer, name, data_id=record.id)
+            finally:
+                self._drop_duplicate(record.id, destination)
             self._workspaces.share_data(workspace, [record.id])
-            self._drop_duplicate(record.id, destination)
         return record.id
+
+    def _check_not_hidden(
+        self, viewer: Viewer, name: str, *, checksum: str | None = None, data_id: int | None = None
+    ) -> None:
+        """409 when a data file with this content (or id) exists that ``viewer`` cannot see."""
+        query = select(DataFile.id)
+        query = (
+            query.where(DataFile.checksum == checksum)
+            if data_id is None
+            else query.where(DataFile.id == data_id)
+        )
+        with self._sessions() as session:
+            found = session.scalar(query)
+            seen = found is not None and session.scalar(
+                select(DataFile.id).where(DataFile.id == found, visible(viewer, "data"))
+            )
+        if found is not None and not seen:
+            raise ConflictError(
+                f"{name}: this content is already in the archive, in a data file not visible "
+                "to you; ask its owners to share it with one of your workspaces"
+            )
 
     def _receive(self, stream: BinaryIO) -> Path:
         """Copy the upload into a partial file, refusing it past the size limit."""
@@ -136,8 +169,10 @@ class UploadService:
                 copy.parent.rmdir()
 
 
-def _scan(path: Path, name: str) -> ScannedFile:
+def _scan(path: Path, name: str, limits: FileLimits) -> ScannedFile:
     try:
-        return scan_file(path)
+        return scan_file(path, limits)
+    except FitsLimitError as exc:
+        raise TooLargeError(f"{name}: {exc}") from exc
     except (FitsFormatError, OSError) as exc:
         raise UnprocessableError(f"{name}: not a valid FITS file: {exc}") from exc

@@ -8,6 +8,10 @@ in a process's detail) adds :func:`visible` to its WHERE clause.
   those workspaces, and their own processes.
 - ``restricted``: only data files and processes of the workspaces they belong to; every browse
   must name such a workspace (:func:`check_browse_scope`).
+
+Visibility follows data: the products of a process are visible exactly where all of its inputs
+are (:func:`output_scope`), and a browse filter naming workspaces matches only the caller's own
+(:func:`nameable_workspaces`), so that neither tells a caller about data they cannot see.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import BigInteger, ColumnElement, false, or_, select, true
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -77,6 +82,79 @@ def visible(viewer: Viewer, resource: Resource) -> ColumnElement[bool]:
     if viewer.role == "restricted":
         return in_workspace
     return or_(data.is_public.is_(True), in_workspace)
+
+
+def load_viewer(session: Session, user_id: int) -> Viewer:
+    """The :class:`Viewer` of a user, with their workspaces (for rules applied off a request)."""
+    user = session.execute(
+        select(t.User.id, t.User.login, t.User.role).where(t.User.id == user_id)
+    ).one()
+    rows = session.execute(
+        select(t.Workspace.id, t.Workspace.name, t.WorkspaceMember.role)
+        .join(t.WorkspaceMember, t.WorkspaceMember.workspace_id == t.Workspace.id)
+        .where(t.WorkspaceMember.user_id == user_id)
+        .order_by(t.Workspace.id)
+    ).all()
+    return Viewer(
+        user_id=user.id,
+        login=user.login,
+        role=user.role,
+        workspaces=tuple((row.id, row.name) for row in rows),
+        roles=tuple((row.id, row.role) for row in rows),
+    )
+
+
+def nameable_workspaces(viewer: Viewer) -> ColumnElement[bool]:
+    """The workspaces a browse filter of ``viewer`` may match: their own (admins: all).
+
+    A filter naming another workspace (or a wildcard reaching one) matches nothing, so that
+    browsing neither lists what another workspace holds nor enumerates workspace names.
+    """
+    if viewer.is_admin:
+        return true()
+    ids = viewer.workspace_ids
+    return t.Workspace.__table__.c.id.in_(ids) if ids else false()
+
+
+@dataclass(frozen=True)
+class OutputScope:
+    """Where the products of a process are visible."""
+
+    #: The workspaces the products are shared with.
+    workspace_ids: frozenset[int]
+    #: Whether everybody sees them.
+    public: bool
+
+
+def output_scope(session: Session, process_id: int) -> OutputScope:
+    """Where the products of a process are visible: exactly where all of its inputs are.
+
+    The most restricted input decides. Products are public only when every input is public (a
+    process without inputs: only when it has no workspace either). They are shared with the
+    process's workspace; a process without one shares them with every workspace that holds all
+    of its private inputs (none: only admins see them). Inputs are read as they are now, when
+    the products are stored.
+    """
+    workspace_id = session.scalar(select(t.Process.workspace_id).where(t.Process.id == process_id))
+    inputs = session.execute(
+        select(t.DataFile.id, t.DataFile.is_public)
+        .join(t.ProcessInput, t.ProcessInput.data_file_id == t.DataFile.id)
+        .where(t.ProcessInput.process_id == process_id)
+    ).all()
+    private = {row.id for row in inputs if not row.is_public}
+    public = not private and (bool(inputs) or workspace_id is None)
+    if workspace_id is not None:
+        return OutputScope(frozenset({workspace_id}), public)
+    if not private:
+        return OutputScope(frozenset(), public)
+    holders: dict[int, set[int]] = {data_id: set() for data_id in private}
+    for ws, data_id in session.execute(
+        select(t.WorkspaceData.workspace_id, t.WorkspaceData.data_file_id).where(
+            t.WorkspaceData.data_file_id.in_(private)
+        )
+    ):
+        holders[data_id].add(ws)
+    return OutputScope(frozenset(set.intersection(*holders.values())), public)
 
 
 class _not_indexed(FunctionElement[int]):  # noqa: N801 - SQL function naming

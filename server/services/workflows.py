@@ -235,6 +235,7 @@ class WorkflowService:
                 add_edges(session, process.id, edges.items())
                 processes.append(process)
             session.flush()
+            self._processes.check_quotas(session, user_id=user_id, priority=0)
             return LaunchResult(
                 batch_id=batch.id, processes=[_model(session, p) for p in processes]
             )

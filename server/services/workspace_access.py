@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_server.exceptions import NotFoundError, PermissionDeniedError
 from hcdc_server.models.catalog import Me, MyWorkspace
-from hcdc_server.models.users import MemberRole, UserModel, WorkspaceModel
+from hcdc_server.models.users import InvitationModel, MemberRole, UserModel, WorkspaceModel
 from hcdc_server.services import permissions
 from hcdc_server.services.users import UserService
 from hcdc_server.services.visibility import Viewer, may_manage_workspace
@@ -33,7 +33,9 @@ class WorkspaceAccessService:
             for member in workspace.members:
                 if member.user_id == viewer.user_id:
                     mine.append(MyWorkspace(id=workspace.id, name=workspace.name, role=member.role))
-        return Me(user=user, workspaces=mine)
+        return Me(
+            user=user, workspaces=mine, invitations=self._workspaces.invitations_of(viewer.login)
+        )
 
     def list_visible(self, viewer: Viewer) -> list[WorkspaceModel]:
         """Every workspace for admins; the caller's own for others."""
@@ -66,17 +68,32 @@ class WorkspaceAccessService:
         )
 
     def set_member(self, viewer: Viewer, name: str, login: str, role: MemberRole) -> WorkspaceModel:
-        """Add a member or change their role: owners and admins only."""
+        """Invite ``login`` with ``role``, or change a member's role: owners and admins only.
+
+        Nobody becomes a member without accepting: see :meth:`accept`.
+        """
         self._check_manager(viewer, name)
-        return self._workspaces.set_member(name, login, role)
+        return self._workspaces.invite(name, login, role, invited_by=viewer.login)
 
     def remove_member(self, viewer: Viewer, name: str, login: str) -> WorkspaceModel:
-        """Remove a member: owners and admins, or members leaving themselves."""
+        """Remove a member or withdraw an invitation: owners and admins, or members leaving."""
         if login != viewer.login:
             self._check_manager(viewer, name)
         else:
             self.get(viewer, name)
         return self._workspaces.remove_member(name, login)
+
+    def invitations(self, viewer: Viewer) -> list[InvitationModel]:
+        """The invitations waiting for the caller."""
+        return self._workspaces.invitations_of(viewer.login)
+
+    def accept(self, viewer: Viewer, name: str) -> WorkspaceModel:
+        """The caller accepts their invitation to ``name`` and becomes a member."""
+        return self._workspaces.accept(name, viewer.login)
+
+    def decline(self, viewer: Viewer, name: str) -> None:
+        """The caller declines their invitation to ``name``."""
+        self._workspaces.decline(name, viewer.login)
 
     def share(self, viewer: Viewer, name: str, data_ids: Sequence[int]) -> WorkspaceModel:
         """Share data files the caller sees with a workspace they edit (or any, for admins)."""

@@ -207,6 +207,7 @@ def build_catalog(
                 "filename": name,
                 "checksum": f"{i:064x}",
                 "size": path.stat().st_size if i <= 6 else rng.randrange(10**6, 2 * 10**7),
+                "n_extensions": 1 if i <= 6 else 0,  # as ingest counts them
                 "storage": "reference",
                 "frame_type": frame_type,
                 "instrument": "SPHERE" if rng.random() < 0.85 else "NACO",

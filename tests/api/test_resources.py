@@ -258,10 +258,14 @@ def test_workspaces_and_membership(factory, app_client) -> None:
         ).status_code
         == 404
     )
-    added = c.put(
+    invited = c.put(
         "/api/workspaces/night/members/bob", json={"role": "viewer"}, headers=tokens["alice"]
     )
-    assert added.status_code == 200
+    assert invited.status_code == 200
+    assert invited.json()["invited"] == [{"user_id": 2, "login": "bob", "role": "viewer"}]
+    assert c.get("/api/workspaces", headers=tokens["bob"]).json() == []  # not before accepting
+    accepted = c.post("/api/invitations/night/accept", headers=tokens["bob"])
+    assert accepted.status_code == 200 and accepted.json()["invited"] == []
     assert [w["name"] for w in c.get("/api/workspaces", headers=tokens["bob"]).json()] == ["night"]
     assert (
         c.put(

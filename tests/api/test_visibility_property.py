@@ -182,7 +182,9 @@ def _expected(world, resource: str) -> set[int]:
     for i in range(N_DATA):
         holders = {w for w, d in world["shares"] if d == i}
         allowed = role == "admin" or bool(holders & mine) or (role == "user" and world["public"][i])
-        matches = (named is None or bool(holders & named)) and (
+        # A WORKSPACE filter matches only the caller's own workspaces (an admin's: all).
+        nameable = named if named is None or role == "admin" else named & mine
+        matches = (nameable is None or bool(holders & nameable)) and (
             world["nights"] is None or min(world["nights"]) <= i % 11 <= max(world["nights"])
         )
         if allowed and matches:

@@ -2,7 +2,8 @@
 
 The data dir is seeded with ``hcdc demo --quick`` (user ``demo``, workspace ``demo``), a second
 user ``colleague`` with a token, and a version of the ``hcdc_echo`` recipe that needs validation
-(so that processes reach ``waiting_validation``).
+(so that processes reach ``waiting_validation``); the test recipes ``hcdc_echo`` and
+``hcdc_sleep`` are shown to every user.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ def start_live_server(folder: Path) -> Iterator[LiveServer]:
         "--current",
         env=env,
     )
+    for recipe in ("hcdc_echo", "hcdc_sleep"):
+        # Hidden recipes are for administrators: this deployment's administrator shows the
+        # test recipes to its users.
+        hcdc_cli(data_dir, "recipe", "hide", "--show", recipe, env=env)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server_log = folder / "serve.log"

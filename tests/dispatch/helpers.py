@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from hcdc_server.config import Settings
 from hcdc_server.dispatch.settings import WorkerSettings
 from hcdc_server.dispatch.worker import Worker, make_executor
 from hcdc_server.factory import Factory
 from hcdc_server.models.processes import TERMINAL_STATUSES
 
 FINISHED = TERMINAL_STATUSES | {"waiting_validation"}
+#: The ``record`` parameter of ``hcdc_sleep`` in tests: a file inside each job directory.
+RUNS = "runs.txt"
 
 
 def write_naco_dark(
@@ -56,6 +59,15 @@ def user_id(factory: Factory, login: str = "alice") -> int:
         return factory.users().get_user(login).id
     except Exception:
         return factory.users().add_user(login).id
+
+
+def recorded_runs(settings: Settings, name: str = RUNS) -> list[int]:
+    """The process ids ``hcdc_sleep`` recorded (``record=name``), one per run, from every job."""
+    return sorted(
+        int(line)
+        for path in settings.jobs_dir.glob(f"*/a*/{name}")
+        for line in path.read_text().split()
+    )
 
 
 def worker_settings(**overrides: object) -> WorkerSettings:

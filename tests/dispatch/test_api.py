@@ -18,7 +18,7 @@ def client(factory):
         yield made, {"X-Auth-Ident": "alice", "X-Auth-Token": token}
 
 
-def test_recipes_carry_a_json_schema_and_availability(client):
+def test_recipes_carry_a_json_schema_and_availability(factory, client):
     http, headers = client
     assert http.get("/api/recipes").status_code == 401
     recipes = {r["name"]: r for r in http.get("/api/recipes", headers=headers).json()}
@@ -29,13 +29,20 @@ def test_recipes_carry_a_json_schema_and_availability(client):
     assert dark["inputs"][0]["tag"] == "CAL_DARK"
     assert recipes["sph_ird_master_dark"]["available"] is False
     assert "hcdc_sleep" not in recipes  # hidden
-    shown = http.get("/api/recipes", params={"include_hidden": True}, headers=headers).json()
+    asked = http.get("/api/recipes", params={"include_hidden": True}, headers=headers).json()
+    assert "hcdc_sleep" not in {r["name"] for r in asked}  # hidden recipes are for admins
+    assert http.get("/api/recipes/hcdc_sleep", headers=headers).status_code == 404
+    factory.users().add_user("root", role="admin")
+    root = {"X-Auth-Ident": "root", "X-Auth-Token": factory.users().create_token("root").token}
+    shown = http.get("/api/recipes", params={"include_hidden": True}, headers=root).json()
     assert "hcdc_sleep" in {r["name"] for r in shown}
+    assert http.get("/api/recipes/hcdc_sleep", headers=root).json()["is_hidden"] is True
 
 
 @needs_naco
 def test_launch_sof_associate_cancel_and_validation_over_http(factory, client, tmp_path):
     http, headers = client
+    factory.recipes().set_hidden("hcdc_echo", hidden=False)  # an administrator shows it
     ids = ingest(factory, [write_naco_dark(tmp_path / f"d{i}.fits", seed=i) for i in range(2)])
     bad = http.post(
         "/api/processes",

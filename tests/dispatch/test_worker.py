@@ -19,7 +19,9 @@ from hcdc_server.models.processes import LaunchRequest
 from hcdc_server.schema.tables import DataFile, Process, ProcessOutput
 from tests.dispatch.helpers import (
     FINISHED,
+    RUNS,
     ingest,
+    recorded_runs,
     run_worker,
     user_id,
     wait_for,
@@ -152,8 +154,7 @@ def test_two_claimers_never_share_a_process(factory):
 def test_two_workers_at_once_run_each_process_once(factory, settings, tmp_path):
     from hcdc_server.factory import Factory
 
-    record = tmp_path / "runs.txt"
-    ids = launch(factory, count=16, record=str(record))
+    ids = launch(factory, count=16, record=RUNS)
     workers = []
     threads = []
     for _ in range(2):
@@ -173,7 +174,7 @@ def test_two_workers_at_once_run_each_process_once(factory, settings, tmp_path):
     a, b = (set(w.submitted) for w in workers)
     assert not a & b
     assert a | b == set(ids)
-    assert sorted(int(x) for x in record.read_text().split()) == sorted(ids)
+    assert recorded_runs(settings) == sorted(ids)
     assert all(factory.processes().get(i).status == "done" for i in ids)
 
 
@@ -199,8 +200,7 @@ def _worker_process(settings, log, *extra):
 
 @pytest.mark.slow
 def test_kill_9_of_the_worker_loses_nothing_and_runs_nothing_twice(factory, settings, tmp_path):
-    record = tmp_path / "runs.txt"
-    ids = launch(factory, count=12, seconds=1.0, record=str(record))
+    ids = launch(factory, count=12, seconds=1.0, record=RUNS)
     first = _worker_process(settings, tmp_path / "worker1.log")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -223,5 +223,5 @@ def test_kill_9_of_the_worker_loses_nothing_and_runs_nothing_twice(factory, sett
         process = factory.processes().get(pid)
         assert statuses[pid] == "done", (pid, process.error)
         assert process.attempt == 1, pid
-    assert sorted(int(x) for x in record.read_text().split()) == sorted(ids)
+    assert recorded_runs(settings) == sorted(ids)
     assert all(s in FINISHED for s in statuses.values())

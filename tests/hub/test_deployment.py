@@ -5,10 +5,20 @@ from __future__ import annotations
 import stat
 
 import pytest
+from click.testing import CliRunner
 from traitlets.config.loader import PyFileConfigLoader
 
 from hcdc_hub.authenticator import HcdcAuthenticator
-from hcdc_hub.deployment import HubDeployment, service_token
+from hcdc_hub.deployment import (
+    DeploymentError,
+    HubDeployment,
+    check_exposure,
+    secure_state,
+    service_token,
+    trust_statement,
+    trusts_every_user,
+)
+from hcdc_server.cli import main
 from hcdc_server.config import Settings
 from hcdc_server.up import hub_config_file
 
@@ -83,3 +93,69 @@ def test_user_servers_reach_the_service_through_the_hub(tmp_path):
         Settings(data_dir=tmp_path, hub_ip="0.0.0.0", hub_port=9000)
     )
     assert local.hcdc_url_for_servers == "http://127.0.0.1:9000/services/hcdc"
+
+
+def test_secret_files_are_made_private_even_when_they_were_not(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    token = service_token(settings)
+    path = settings.hub_dir / "service-token"
+    path.chmod(0o644)
+    cookie = settings.hub_dir / "jupyterhub_cookie_secret"
+    cookie.write_text("secret")
+    cookie.chmod(0o644)
+    settings.hub_dir.chmod(0o755)
+    assert service_token(settings) == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    secure_state(settings)
+    assert stat.S_IMODE(settings.hub_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(cookie.stat().st_mode) == 0o600
+
+
+def test_the_single_account_default_says_it_trusts_every_user():
+    statement = trust_statement(Settings())
+    assert "trusts every user" in statement
+    assert "HCDC_HUB_SYSTEM_USERS=true" in statement
+    assert trusts_every_user(Settings())
+    assert not trusts_every_user(Settings(hub_system_users=True))
+    assert "own OS account" in trust_statement(Settings(hub_system_users=True))
+
+
+@pytest.mark.parametrize("ip", ["0.0.0.0", "", "192.168.1.10", "::", "hcdc.example.org"])
+def test_the_single_account_default_refuses_to_listen_beyond_the_loopback(ip):
+    with pytest.raises(DeploymentError) as refused:
+        check_exposure(Settings(hub_ip=ip))
+    assert "HCDC_HUB_SYSTEM_USERS=true" in refused.value.message
+    assert "HCDC_HUB_IP" in refused.value.message
+
+
+@pytest.mark.parametrize("ip", ["127.0.0.1", "127.0.1.1", "::1", "localhost"])
+def test_the_single_account_default_listens_on_the_loopback(ip):
+    check_exposure(Settings(hub_ip=ip))
+
+
+def test_a_site_spawner_that_isolates_users_may_listen_anywhere():
+    check_exposure(Settings(hub_ip="0.0.0.0", hub_isolated_spawner=True))
+
+
+def test_the_hub_configuration_refuses_too(hub_env, monkeypatch):
+    monkeypatch.setenv("HCDC_HUB_IP", "0.0.0.0")
+    with pytest.raises(DeploymentError, match="HCDC_HUB_SYSTEM_USERS"):
+        _load()
+
+
+def test_hcdc_up_refuses_before_starting_anything(tmp_path):
+    result = CliRunner().invoke(
+        main, ["--data-dir", str(tmp_path / "data"), "up", "--ip", "0.0.0.0", "--no-demo"]
+    )
+    assert result.exit_code == 1
+    assert "HCDC_HUB_SYSTEM_USERS=true" in result.output
+    assert not (tmp_path / "data" / "hub").exists()
+
+
+def test_user_servers_get_the_workspaces_folder_and_notebooks(hub_env):
+    c = _load()
+    hooks = c.Spawner.pre_spawn_hook.__self__
+    assert hooks.workspaces_root == hub_env.resolve() / "workspaces"
+    assert hooks.notebooks is not None and (hooks.notebooks / "04_shared_workspace.ipynb").exists()
+    assert hooks.account_prefix is None
+    assert c.JupyterHub.spawner_class == "simple"

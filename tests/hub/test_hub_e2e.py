@@ -48,11 +48,17 @@ def test_hcdc_up_serves_the_demo_user_a_server_that_reaches_hcdc(tmp_path):
         assert printed["user"] == login
         assert printed["cwd"] == str((data_dir / "home" / login).resolve())
 
-        # the home shows the demo workspace (owner: writable) and the dashboards (read-only)
-        listing = user.http.get(f"{hub.url}/user/{login}/api/contents/", headers=user.auth)
+        # the home shows the dashboards (read-only), the example notebooks, and the demo
+        # workspace (owner: writable) under workspaces/, never at the home's root
+        contents = f"{hub.url}/user/{login}/api/contents"
+        listing = user.http.get(f"{contents}/", headers=user.auth)
         rights = {item["name"]: item["writable"] for item in listing.json()["content"]}
-        assert rights["demo"] is True
         assert rights["dashboards"] is False
+        assert "demo" not in rights and "workspaces" in rights
+        notebooks = user.http.get(f"{contents}/notebooks", headers=user.auth).json()["content"]
+        assert "04_shared_workspace.ipynb" in {item["name"] for item in notebooks}
+        spaces = user.http.get(f"{contents}/workspaces", headers=user.auth).json()["content"]
+        assert {item["name"]: item["writable"] for item in spaces} == {"demo": True}
 
         # the hcdc service in a browser: the hub's OAuth, then a session on its pages
         docs = user.http.get(f"{hub.url}/services/hcdc/docs", headers={"Accept": "text/html"})

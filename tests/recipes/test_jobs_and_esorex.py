@@ -123,6 +123,7 @@ def sleep_spec(tmp_path, **params) -> JobSpec:
         params=params,
         timeout_s=params.pop("timeout_s", None),
         process_id=7,
+        path_params=("record",),
     )
 
 
@@ -135,11 +136,10 @@ def test_time_limit_is_enforced_by_the_job_itself(tmp_path):
 
 
 def test_a_job_runs_at_most_once(tmp_path):
-    record = tmp_path / "runs.txt"
-    spec = sleep_spec(tmp_path, record=str(record))
+    spec = sleep_spec(tmp_path, record="runs.txt")
     assert run(spec) == 0
     assert run(spec) == EXIT_DUPLICATE
-    assert record.read_text() == "7\n"
+    assert (spec.directory / "runs.txt").read_text() == "7\n"
     started = json.loads((spec.directory / "started.json").read_text())
     assert started["pid"] > 0
 

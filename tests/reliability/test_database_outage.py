@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from hcdc_server.schema.tables import DataFile
-from tests.dispatch.helpers import wait_for
+from tests.dispatch.helpers import RUNS, recorded_runs, wait_for
 from tests.reliability.support import (
     TcpProxy,
     credentials,
@@ -92,13 +92,12 @@ def test_database_outage_gives_503_and_nothing_is_lost(factory, settings, tmp_pa
     headers = credentials(factory)
     source = tmp_path / "incoming"
     write_frames(source, FILES)
-    record = tmp_path / "runs.txt"
     with (
         _reachable_through(settings.resolved_database_url) as (url, proxy),
         running_server(settings, headers, tmp_path / "serve.log", database_url=url) as server,
     ):
         api = httpx.Client(base_url=server.url, headers=headers, timeout=60)
-        body = {"recipe": "hcdc_sleep", "params": {"seconds": 2.0, "record": str(record)}}
+        body = {"recipe": "hcdc_sleep", "params": {"seconds": 2.0, "record": RUNS}}
         ids = []
         for _ in range(4):
             launched = api.post("/api/processes", json={**body, "force": True})
@@ -164,7 +163,7 @@ def test_database_outage_gives_503_and_nothing_is_lost(factory, settings, tmp_pa
     assert len(paths) == FILES == len(set(paths))
     for pid in ids:
         assert statuses[pid] == "done", (pid, factory.processes().get(pid).error)
-    assert sorted(int(x) for x in record.read_text().split()) == sorted(ids)
+    assert recorded_runs(settings) == sorted(ids)
 
 
 def assert_unavailable_answers(answers: list[tuple[str, int, object]], *, expect_503: bool) -> None:

@@ -20,7 +20,7 @@ from hcdc_kernel.jobs.spec import STARTED_FILE
 from hcdc_server.dispatch.executors import slurm_ready
 from hcdc_server.models.processes import LaunchRequest
 from hcdc_server.schema.tables import Process
-from tests.dispatch.helpers import FINISHED, user_id, wait_for
+from tests.dispatch.helpers import FINISHED, RUNS, recorded_runs, user_id, wait_for
 from tests.reliability.support import hcdc_command, hcdc_env, kill9
 
 _SLURM = slurm_ready()
@@ -81,10 +81,9 @@ def _until(condition, what: str, *, timeout_s: float = 90.0, process=None, log=N
 def test_killed_job_and_killed_worker_leave_no_process_stuck_or_run_twice(
     factory, settings, tmp_path, executor
 ):
-    record = tmp_path / "runs.txt"
     seconds = 2.0 if executor == "local" else 3.0
     request = LaunchRequest(
-        recipe="hcdc_sleep", params={"seconds": seconds, "record": str(record)}, force=True
+        recipe="hcdc_sleep", params={"seconds": seconds, "record": RUNS}, force=True
     )
     uid = user_id(factory)
     ids = [factory.processes().launch(request, user_id=uid).processes[0].id for _ in range(4)]
@@ -131,6 +130,6 @@ def test_killed_job_and_killed_worker_leave_no_process_stuck_or_run_twice(
         assert statuses[pid] == "done", (pid, process.error)
         assert process.attempt == 1, pid
         assert process.progress == 100.0
-    runs = sorted(int(x) for x in record.read_text().split())
+    runs = recorded_runs(settings)
     assert runs == sorted(ids), "every process ran exactly once"
     assert all(s in FINISHED for s in statuses.values())

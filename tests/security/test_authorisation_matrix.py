@@ -103,9 +103,16 @@ MANAGE_W = expect(
     editor=(403, "owners"),
 )
 
+KEEP_LAST_OWNER = MANAGE_W | {"owner": (409, "last owner"), "admin": (409, "last owner")}
+
 
 def act_p(status: int) -> dict[str, Expected]:
     return expect(status, user=NO_PROCESS, viewer=(403, "editor or owner"))
+
+
+def admin_only(status: int, refused: Expected) -> dict[str, Expected]:
+    """``status`` for administrators, ``refused`` for every other user (hidden recipes)."""
+    return expect(status) | {c: refused for c in CALLERS if c not in ("anonymous", "hub", "admin")}
 
 
 def write_w(status: int) -> dict[str, Expected]:
@@ -176,6 +183,9 @@ def build_world(factory: Factory, client: ApiClient, folder: Path) -> World:
     for caller, (login, role) in USERS.items():
         world.ids[caller] = users.add_user(login, role=role).id  # type: ignore[arg-type]
         world.tokens[caller] = users.create_token(login).token
+    # The matrix launches the test recipe hcdc_echo as every role: an administrator shows it
+    # (hidden recipes are for administrators; hcdc_sleep stays hidden).
+    factory.recipes().set_hidden("hcdc_echo", hidden=False)
     workspaces = factory.workspaces()
     workspaces.add_workspace("w", owner_login="owen")
     workspaces.add_workspace("x", owner_login="ada")
@@ -261,6 +271,20 @@ def remove_sam(world: World, caller: str) -> tuple[str, dict[str, Any]]:
     return "/api/workspaces/w/members/sam", {}
 
 
+def invited(suffix: str) -> Build:
+    """A fresh workspace of sam's to which the caller (if a user) is invited."""
+
+    def build(world: World, caller: str) -> tuple[str, dict[str, Any]]:
+        name = f"inv-{next(world.counter)}"
+        workspaces = world.factory.workspaces()
+        workspaces.add_workspace(name, owner_login="sam")
+        if caller in USERS:
+            workspaces.invite(name, USERS[caller][0], "viewer", invited_by="sam")
+        return f"/api/invitations/{name}{suffix}", {}
+
+    return build
+
+
 def upload(world: World, caller: str) -> tuple[str, dict[str, Any]]:
     files = {"file": ("mine.fits", world.fits_bytes(), "application/fits")}
     return "/api/data", {"files": files, "data": {"workspace": "w"}}
@@ -315,6 +339,13 @@ RULES: dict[tuple[str, str], list[Case]] = {
     ("POST", "/api/data_list/{login}/{token}"): [
         Case("credentials in the URL", browse_url("data"), BROWSE)
     ],
+    # Their exports: the same rule as the lists.
+    ("POST", "/api/process_list/export"): [
+        Case("no WORKSPACE", fixed("/api/process_list/export", json={}), BROWSE)
+    ],
+    ("POST", "/api/data_list/export"): [
+        Case("no WORKSPACE", fixed("/api/data_list/export", json={}), BROWSE)
+    ],
     # Reading a process: admins, members of its workspace, its launcher; 404 for the rest.
     ("GET", "/api/processes/{process_id}"): [Case("P", on_p(), READ_P)],
     ("GET", "/api/processes/{process_id}/sof"): [Case("P", on_p("/sof"), READ_P)],
@@ -357,6 +388,11 @@ RULES: dict[tuple[str, str], list[Case]] = {
             launch_body("w", "public_data"),
             write_w(201) | {"restricted": NO_DATA},
         ),
+        Case(
+            "a hidden recipe",
+            fixed("/api/processes", json={"recipe": "hcdc_sleep", "force": True}),
+            admin_only(201, (403, "hidden: only administrators")),
+        ),
     ],
     ("POST", "/api/associate"): [
         Case("into w, on w's data", associate("w", "w_data"), write_w(200)),
@@ -392,7 +428,10 @@ RULES: dict[tuple[str, str], list[Case]] = {
     # The caller, recipes and workflows: any user.
     ("GET", "/api/me"): [Case("me", fixed("/api/me"), ANY_USER)],
     ("GET", "/api/recipes"): [Case("all", fixed("/api/recipes"), ANY_USER)],
-    ("GET", "/api/recipes/{name}"): [Case("one", fixed("/api/recipes/naco_img_dark"), ANY_USER)],
+    ("GET", "/api/recipes/{name}"): [
+        Case("one", fixed("/api/recipes/naco_img_dark"), ANY_USER),
+        Case("hidden", fixed("/api/recipes/hcdc_sleep"), admin_only(200, (404, "no recipe"))),
+    ],
     ("GET", "/api/workflows"): [Case("all", fixed("/api/workflows"), ANY_USER)],
     # Workspaces.
     ("GET", "/api/workspaces"): [Case("mine", fixed("/api/workspaces"), ANY_USER)],
@@ -404,15 +443,31 @@ RULES: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("GET", "/api/workspaces/{name}"): [Case("w", fixed("/api/workspaces/w"), READ_W)],
+    # Owners and admins invite; the invitee accepts or declines; the last owner stays.
     ("PUT", "/api/workspaces/{name}/members/{login}"): [
         Case(
-            "add sam to w",
+            "invite sam to w",
             fixed("/api/workspaces/w/members/sam", json={"role": "viewer"}),
             MANAGE_W,
-        )
+        ),
+        Case(
+            "demote w's last owner",
+            fixed("/api/workspaces/w/members/owen", json={"role": "viewer"}),
+            KEEP_LAST_OWNER,
+        ),
     ],
     ("DELETE", "/api/workspaces/{name}/members/{login}"): [
-        Case("remove sam from w", remove_sam, MANAGE_W)
+        Case("remove sam from w", remove_sam, MANAGE_W),
+        Case("remove w's last owner", fixed("/api/workspaces/w/members/owen"), KEEP_LAST_OWNER),
+    ],
+    ("GET", "/api/invitations"): [Case("mine", fixed("/api/invitations"), ANY_USER)],
+    ("POST", "/api/invitations/{workspace}/accept"): [
+        Case("invited", invited("/accept"), ANY_USER),
+        Case("not invited", fixed("/api/invitations/w/accept"), expect(404)),
+    ],
+    ("DELETE", "/api/invitations/{workspace}"): [
+        Case("invited", invited(""), expect(204)),
+        Case("not invited", fixed("/api/invitations/w"), expect(404)),
     ],
     ("POST", "/api/workspaces/{name}/data"): [Case("share with w", share, write_w(200))],
     ("DELETE", "/api/workspaces/{name}/data"): [Case("remove from w", unshare, write_w(200))],

@@ -146,7 +146,11 @@ def test_parallel_scan_gives_the_same_records_in_order(factory, tmp_path) -> Non
         write_frame(folder / f"f{i:03d}.fits", value=i, obs_id=100 + i % 3)
     (folder / "f100.fits").write_bytes(b"broken")
     service = IngestService(
-        factory.sessions, raw_dir=factory.settings.raw_dir, targets=factory.targets(), workers=2
+        factory.sessions,
+        raw_dir=factory.settings.raw_dir,
+        targets=factory.targets(),
+        limits=factory.ingest().limits,
+        workers=2,
     )
     records = []
     summary = service.ingest([folder], on_record=records.append, batch_size=220)

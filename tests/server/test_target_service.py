@@ -19,7 +19,10 @@ SIMBAD_DATA = Path(__file__).resolve().parents[1] / "data" / "simbad"
 def _service(factory, run_query) -> IngestService:
     resolver = SimbadResolver(run_query=run_query)
     return IngestService(
-        factory.sessions, raw_dir=factory.settings.raw_dir, targets=TargetService(resolver)
+        factory.sessions,
+        raw_dir=factory.settings.raw_dir,
+        targets=TargetService(resolver),
+        limits=factory.ingest().limits,
     )
 
 

@@ -30,7 +30,11 @@ def test_notebook_runs(name, live_server, monkeypatch, tmp_path):
     missing = NEEDS.get(name, set()) - have
     if missing:
         pytest.skip(f"the service has no {', '.join(sorted(missing))} recipe yet")
-    for key, value in {**live_server.env, "HCDC_COLLEAGUE": live_server.other_login}.items():
+    colleague = {
+        "HCDC_COLLEAGUE": live_server.other_login,
+        "HCDC_COLLEAGUE_TOKEN": live_server.other_token,
+    }
+    for key, value in {**live_server.env, **colleague}.items():
         monkeypatch.setenv(key, value)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     client = nbclient.NotebookClient(

@@ -5,19 +5,16 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import nbformat
+import numpy as np
 import pytest
 
 import hcdc_kernel as hk
+from tests.widgets.voila import launch_voila
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,12 +25,6 @@ pytestmark = [
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -58,34 +49,7 @@ def _serve_voila(folder: Path, source: str, env: dict[str, str]):
     }
     path = folder / "dashboard.ipynb"
     nbformat.write(notebook, path)
-    port = _free_port()
-    log = (folder / "voila.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(path),
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True",
-        ],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            # Any HTTP answer means the server listens (a GET would start a kernel).
-            httpx.head(url + "static/", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.3)
-    return process, url, log
+    return launch_voila(path, env, cwd=folder)
 
 
 def test_process_browser_accept_through_voila(browser, live_server, tmp_path):
@@ -183,3 +147,64 @@ def test_skyview_kernel_sends_the_local_build(monkeypatch, tmp_path):
         == 1
     )
     assert sky.target.ra.deg == pytest.approx(10.0)
+
+
+def test_image_viewer_zooms_and_reads_out_a_pixel_offline(browser, tmp_path):
+    source = (
+        "import numpy as np\n"
+        "from hcdc_widgets.image_viewer import ImageViewer\n"
+        "yy, xx = np.mgrid[0:64, 0:64]\n"
+        "data = 1000.0 * np.exp(-((xx - 40) ** 2 + (yy - 20) ** 2) / 8.0) + xx\n"
+        "viewer = ImageViewer(data, star=(32.0, 32.0), pixel_scale_mas=12.25,\n"
+        "                     markers=[{'x': 40, 'y': 20, 'label': 'b'}])\n"
+        "viewer\n"
+    )
+    server, url, log = _serve_voila(tmp_path, source, {})
+    off_host: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith("http://127.0.0.1"):
+            route.continue_()
+        else:
+            off_host.append(route.request.url)
+            route.abort()
+
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.route("**/*", only_local)
+        page.goto(url, timeout=120_000)
+        figure = page.locator(".hcdc-image-viewer .bqplot").first
+        figure.wait_for(timeout=120_000)
+        page.locator(".hcdc-image-viewer canvas").first.wait_for(timeout=60_000)
+        box = figure.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        readout = page.locator(".hcdc-image-readout")
+        page.wait_for_function(
+            "() => document.querySelector('.hcdc-image-readout').innerText.includes('value=')",
+            timeout=30_000,
+        )
+        text = readout.inner_text()
+        # value = x for pixels far from the injected source: the readout is the data.
+        x = float(text.split("x=")[1].split()[0])
+        y = float(text.split("y=")[1].split()[0])
+        value = float(text.split("value=")[1].split()[0])
+        expected = 1000.0 * np.exp(-((round(x) - 40) ** 2 + (round(y) - 20) ** 2) / 8.0) + round(x)
+        assert value == pytest.approx(expected, rel=1e-4, abs=1e-3)
+        assert "sep=" in text and "mas PA=" in text
+        page.mouse.wheel(0, -400)
+        page.wait_for_function(
+            "() => !document.querySelector('.hcdc-image-view').innerText.includes('zoom ×1.00')",
+            timeout=30_000,
+        )
+        zoom = float(page.locator(".hcdc-image-view").inner_text().split("×")[1].rstrip(")"))
+        assert zoom > 1.05
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila-image-viewer.png"), full_page=True)
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    # Voila's page template asks a CDN for Font Awesome (icons only); nothing else leaves.
+    assert [u for u in off_host if "fontawesome" not in u] == []

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+import hcdc_kernel as hk
 from hcdc_widgets import DataBrowser, ProcessBrowser, RecipeLauncher, WorkspaceManager
 from hcdc_widgets.process_browser import info_rows
 
@@ -125,6 +126,14 @@ def test_workspace_manager_creates_and_manages_members(dc, live_server):
     manager.create(name, description="from the widget")
     assert manager.workspace == name and name in manager.names
     manager.set_member(live_server.other_login, "viewer")
+    assert dc.workspace(name).invited_role_of(live_server.other_login) == "viewer"
+    assert "invited" in manager.status.value and "(invited)" in manager._members.value
+    with hk.connect(live_server.url, live_server.other_token, progress=False) as other:
+        theirs = WorkspaceManager(other)
+        assert name in theirs.invitations and name not in theirs.names
+        theirs._invitations.value = name
+        theirs._accept.click()
+        assert name in theirs.names and theirs.invitations == []
     assert dc.workspace(name).role_of(live_server.other_login) == "viewer"
     manager.set_member(live_server.other_login, "editor")
     assert dc.workspace(name).role_of(live_server.other_login) == "editor"
@@ -132,3 +141,55 @@ def test_workspace_manager_creates_and_manages_members(dc, live_server):
     assert dc.workspace(name).role_of(live_server.other_login) is None
     manager.status.run(lambda: manager.create(name))
     assert "409" in manager.status.value
+
+
+def _wait(predicate, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_launcher_follows_its_processes_to_the_end_without_a_click(dc):
+    browser = DataBrowser(dc, filters={"DATA_FRAME_TYPE": "IRD_DARK_RAW"})
+    launcher = RecipeLauncher(dc, browser=browser, include_hidden=True, poll_s=0.3)
+    launcher.mode = "recipe"
+    launcher.choose("hcdc_sleep")
+    launcher.selection = []
+    launcher.selection = [int(browser.table.items[0]["id"])]
+    launcher.set_param("seconds", 1.5)
+    launcher.launch()
+    assert launcher.following
+    assert _wait(lambda: launcher.finished), launcher._processes.value
+    assert _wait(lambda: "done 100%" in launcher._processes.value)
+    assert launcher.progress == 100.0
+    assert _wait(lambda: not launcher.following, 5)
+
+
+def test_a_cache_hit_says_whose_result_it_reused(dc):
+    ids = [int(i) for i in dc.data(data_frame_type="IRD_DARK_RAW")["id"][:1]]
+    first = dc.launch("hcdc_echo", ids, message=f"cache-{uuid.uuid4().hex[:6]}")
+    first.wait(timeout_s=120, progress=False)
+    again = dc.launch("hcdc_echo", ids, message=first[0].info["params"]["message"])[0]
+    assert again.info["cache_of_id"] == first[0].id
+    rows = dict(info_rows(again.info))
+    assert rows["Reused"] == f"reused the result of process {first[0].id}"
+    browser = DataBrowser(dc, filters={"DATA_FRAME_TYPE": "IRD_DARK_RAW"})
+    launcher = RecipeLauncher(dc, browser=browser, include_hidden=True)
+    launcher.choose("hcdc_echo")
+    launcher.selection = ids
+    launcher.set_param("message", first[0].info["params"]["message"])
+    launcher.launch()
+    assert f"reused the result of process {first[0].id}" in launcher._processes.value
+
+
+def test_process_browser_adds_newly_launched_processes_by_itself(dc):
+    reference = f"live-{uuid.uuid4().hex[:6]}"
+    browser = ProcessBrowser(dc, filters={"BATCH_NAME": reference}, poll_s=0.3)
+    assert browser.live and browser.table.total == 0
+    launched = dc.launch("hcdc_sleep", [], seconds=0.5, batch_name=reference)[0]
+    assert _wait(lambda: launched.id in [row["id"] for row in browser.table.items])
+    assert _wait(lambda: browser.table.items[0]["process_status"] == "done")
+    browser.stop_live()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from alembic import context
 
 from hcdc_server.schema.tables import Base
+from hcdc_server.storage.database import no_statement_timeout
 
 config = context.config
 engine = config.attributes["engine"]
 
-with engine.begin() as connection:
+# A migration rewrites whole tables: it runs as long as it needs, past the statement timeout.
+with engine.begin() as connection, no_statement_timeout(connection):
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,

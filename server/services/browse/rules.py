@@ -38,6 +38,7 @@ from hcdc_server.services.browse.values import (
     coerce,
     parse_condition,
 )
+from hcdc_server.services.visibility import Resource, Viewer, visible
 
 DatePartName = Literal["year", "month", "day", "year_month"]
 #: Tolerance of an MJD equality: half the 1e-5 day precision of the MJD-OBS headers.
@@ -48,8 +49,20 @@ MJD_TOLERANCE_DAYS = 5e-6
 class Context:
     """What a rule may consult besides its value: the switches that are on, the caller."""
 
-    user_id: int
+    viewer: Viewer
     switches: frozenset[str] = frozenset()
+
+    @property
+    def user_id(self) -> int:
+        return self.viewer.user_id
+
+    def visible(self, resource: Resource) -> ColumnElement[bool] | None:
+        """The caller's visibility predicate on ``resource``; ``None`` when it allows all.
+
+        Rules that reach the other resource (a data file's processes, a process's files) apply
+        it there too, so that no filter answers from rows the caller cannot see.
+        """
+        return None if self.viewer.is_admin else visible(self.viewer, resource)
 
 
 class Rule(ABC):
@@ -256,37 +269,48 @@ class LinkedFileRule(Rule):
 
     def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool]:
         condition = parse_condition(raw, self.value_type, name=name)
+        seen = context.visible("data")
         selects: list[Select[Any]] = []
         for process_id, data_file_id in self.links:
             if self.file_column is None:
-                selects.append(select(process_id).where(condition.on(data_file_id)))
+                linked = select(process_id).where(condition.on(data_file_id))
+                if seen is not None:
+                    linked = linked.where(data_file_id == self.file_id, seen)
             else:
-                selects.append(
-                    select(process_id).where(
-                        data_file_id == self.file_id, condition.on(self.file_column)
-                    )
+                linked = select(process_id).where(
+                    data_file_id == self.file_id, condition.on(self.file_column)
                 )
+                if seen is not None:
+                    linked = linked.where(seen)
+            selects.append(linked)
         return self.main_id.in_(_one_set(selects))
 
 
 @dataclass(frozen=True)
 class RelatedByRule(Rule):
-    """The main table's id is in a related set chosen by a condition on a link column.
+    """The main table's id is in a set related to the processes the value names.
 
-    ``routes`` maps a direction (``producer`` / ``consumer`` / ``any``) to the subquery
-    builder's input; the switches named in ``switch_for`` pick directions.
+    ``routes`` maps a direction (``producer`` / ``consumer`` / ``any``) to a builder of that
+    set from a subquery of the named process ids; the switches named in ``switch_for`` pick
+    directions. Only processes the caller can see count as named.
     """
 
     main_id: ColumnElement[Any]
-    routes: Mapping[str, Callable[[Condition], Select[Any]]]
+    routes: Mapping[str, Callable[[ColumnElement[Any]], Select[Any]]]
+    process_id: ColumnElement[Any]
     switch_for: Mapping[str, str] = field(default_factory=dict)
     value_type: ValueType = "int"
 
     def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool]:
         condition = parse_condition(raw, self.value_type, name=name)
+        named = select(self.process_id).where(condition.on(self.process_id))
+        seen = context.visible("process")
+        if seen is not None:
+            named = named.where(seen)
+        ids = named.correlate(None).scalar_subquery()
         chosen = [d for s, d in self.switch_for.items() if s in context.switches]
         directions = chosen or list(self.routes)
-        return self.main_id.in_(_one_set([self.routes[d](condition) for d in directions]))
+        return self.main_id.in_(_one_set([self.routes[d](ids) for d in directions]))
 
 
 def _one_set(selects: list[Select[Any]]) -> Any:

@@ -3,7 +3,7 @@
 A value is parsed into a :class:`Condition` once, with the filter's value type; SQL is then built
 from the condition with the values as bound parameters only. A string containing ``*`` is a
 wildcard (matched case-insensitively, as astroquery-style services do); every other string is
-compared exactly.
+compared exactly. :class:`FilterLimits` bounds what one filter may ask for before any of that.
 """
 
 from __future__ import annotations
@@ -21,11 +21,55 @@ from hcdc_server.exceptions import InvalidInputError
 
 ValueType = Literal["int", "float", "str", "bool", "date", "datetime"]
 
-_MAX_LIST = 10_000
 _RANGE_KEYS = frozenset({"min", "max"})
 _INT_TEXT = re.compile(r"^[+-]?\d{1,19}$")
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
-_MAX_TEXT = 1024
+
+
+@dataclass(frozen=True)
+class FilterLimits:
+    """What one filter value may hold (settings ``browse_max_*``).
+
+    Each wildcard pattern is a LIKE over every candidate row and each value a bound parameter,
+    so both are bounded per filter: a body of hundreds of patterns would otherwise run for
+    minutes, or build SQL deeper than SQLite parses.
+    """
+
+    max_values: int
+    max_patterns: int
+    max_length: int
+
+    def check(self, name: str, raw: Any) -> None:
+        """Count the scalars of ``raw`` (lists and objects walked) against the limits; 400."""
+        values = patterns = 0
+        stack = [raw]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+                continue
+            if isinstance(item, dict):
+                stack.extend(item.values())
+                texts = [key for key in item if isinstance(key, str)]
+            else:
+                values += 1
+                texts = [item] if isinstance(item, str) else []
+                patterns += sum("*" in text for text in texts)
+            for text in texts:
+                if len(text) > self.max_length:
+                    raise InvalidInputError(
+                        f"filter {name}: a value of {len(text)} characters, at most "
+                        f"{self.max_length}"
+                    )
+        if patterns > self.max_patterns:
+            raise InvalidInputError(
+                f"filter {name}: {patterns} wildcard patterns, at most {self.max_patterns} "
+                "per filter"
+            )
+        if values > self.max_values:
+            raise InvalidInputError(
+                f"filter {name}: {values} values, at most {self.max_values} per filter"
+            )
 
 
 @dataclass(frozen=True)
@@ -116,8 +160,6 @@ def _str(value: Any) -> str:
     text = str(value)
     if "\x00" in text:
         raise ValueError("NUL characters are not allowed")
-    if len(text) > _MAX_TEXT:
-        raise ValueError(f"longer than {_MAX_TEXT} characters")
     return text
 
 
@@ -168,11 +210,8 @@ def parse_condition(raw: Any, value_type: ValueType, *, name: str) -> Condition:
     if isinstance(raw, dict):
         return Condition(intervals=(_interval(raw, value_type, name=name),))
     items: Sequence[Any] = raw if isinstance(raw, list) else [raw]
-    if isinstance(raw, list):
-        if not raw:
-            raise InvalidInputError(f"filter {name}: an empty list matches nothing; omit it")
-        if len(raw) > _MAX_LIST:
-            raise InvalidInputError(f"filter {name}: at most {_MAX_LIST} values in a list")
+    if isinstance(raw, list) and not raw:
+        raise InvalidInputError(f"filter {name}: an empty list matches nothing; omit it")
     equals: list[Any] = []
     patterns: list[str] = []
     intervals: list[Interval] = []

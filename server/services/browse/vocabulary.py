@@ -31,7 +31,8 @@ from hcdc_server.services.browse.rules import (
     Rule,
     SwitchRule,
 )
-from hcdc_server.services.browse.values import Condition, parse_condition
+from hcdc_server.services.browse.values import parse_condition
+from hcdc_server.services.visibility import nameable_workspaces
 
 ResourceName = Literal["process", "data"]
 
@@ -125,26 +126,26 @@ def _date_rules(prefix: str, column: ColumnElement[Any]) -> dict[str, Rule]:
     }
 
 
-def _producers(condition: Condition) -> Select[Any]:
+def _producers(ids: ColumnElement[Any]) -> Select[Any]:
     """Processes that produced an input of the given processes."""
-    inputs = select(PI.data_file_id).where(condition.on(PI.process_id))
+    inputs = select(PI.data_file_id).where(PI.process_id.in_(ids))
     return select(PO.process_id).where(PO.data_file_id.in_(inputs.scalar_subquery()))
 
 
-def _consumers(condition: Condition) -> Select[Any]:
+def _consumers(ids: ColumnElement[Any]) -> Select[Any]:
     """Processes that consumed an output of the given processes."""
-    outputs = select(PO.data_file_id).where(condition.on(PO.process_id))
+    outputs = select(PO.data_file_id).where(PO.process_id.in_(ids))
     return select(PI.process_id).where(PI.data_file_id.in_(outputs.scalar_subquery()))
 
 
-def _consumed_by(condition: Condition) -> Select[Any]:
+def _consumed_by(ids: ColumnElement[Any]) -> Select[Any]:
     """Data files that the given processes took as inputs."""
-    return select(PI.data_file_id).where(condition.on(PI.process_id))
+    return select(PI.data_file_id).where(PI.process_id.in_(ids))
 
 
-def _produced_by(condition: Condition) -> Select[Any]:
+def _produced_by(ids: ColumnElement[Any]) -> Select[Any]:
     """Data files that the given processes produced."""
-    return select(PO.data_file_id).where(condition.on(PO.process_id))
+    return select(PO.data_file_id).where(PO.process_id.in_(ids))
 
 
 @cache
@@ -209,6 +210,7 @@ def process_vocabulary() -> Vocabulary:
         "DATA_IN_OUT": RelatedByRule(
             P.id,
             {"producer": _producers, "consumer": _consumers},
+            P.id,
             switch_for={
                 "SWITCH_PRODUCER_LIST": "producer",
                 "SWITCH_CONSUMER_LIST": "consumer",
@@ -282,13 +284,18 @@ class _LauncherRule(Rule):
 
 @dataclass(frozen=True)
 class _WorkspaceDataRule(Rule):
-    """Data files shared with a workspace matching a condition on a workspace column."""
+    """Data files shared with a workspace matching a condition on a workspace column.
+
+    Only workspaces the caller may name count (:func:`visibility.nameable_workspaces`).
+    """
 
     column: ColumnElement[Any]
 
     def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool]:
         condition = parse_condition(raw, "str", name=name)
-        workspaces = select(W.id).where(condition.on(self.column))
+        workspaces = select(W.id).where(
+            condition.on(self.column), nameable_workspaces(context.viewer)
+        )
         members = select(WD.data_file_id).where(WD.workspace_id.in_(workspaces.scalar_subquery()))
         return D.id.in_(members.scalar_subquery())
 
@@ -338,6 +345,7 @@ def data_vocabulary() -> Vocabulary:
         "PROCESS_ID": RelatedByRule(
             D.id,
             {"producer": _produced_by, "consumer": _consumed_by},
+            P.id,
             switch_for={
                 "SWITCH_PRODUCER_LIST": "producer",
                 "SWITCH_CONSUMER_LIST": "consumer",
