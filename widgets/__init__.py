@@ -8,6 +8,7 @@ feeds a :class:`SkyView`. Widgets make no HTTP calls of their own: they hold an
 
 from hcdc_widgets.data_browser import DATA_FILTER_FIELDS, DataBrowser, FilterField
 from hcdc_widgets.fits_view import HeaderView, ImageView
+from hcdc_widgets.image_viewer import ImageViewer
 from hcdc_widgets.launcher import RecipeLauncher
 from hcdc_widgets.process_browser import ProcessBrowser
 from hcdc_widgets.schema_form import ParamForm
@@ -20,6 +21,7 @@ __all__ = [
     "FilterField",
     "HeaderView",
     "ImageView",
+    "ImageViewer",
     "PagedTable",
     "ParamForm",
     "ProcessBrowser",

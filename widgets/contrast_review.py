@@ -4,9 +4,7 @@ Controls are ipywidgets; the figures are HoloViews (Bokeh) in Panel panes (``plo
 hovering a curve shows its process, algorithm, parameters and pipeline version. The reference's
 curve is drawn dashed and every curve's ratio to it is plotted below; the S/N maps sit side by
 side. ``export`` writes the overlay as PNG (Matplotlib) and every curve as CSV, offered as links.
-Call ``pn.extension(inline=True)`` first so that it works offline. The plots are part of the
-widget (``plots_view``, through jupyter_bokeh), so displaying the widget shows everything and
-every Compare redraws, in JupyterLab and in Voila alike.
+Call ``pn.extension(inline=True)`` first so that it works offline.
 """
 
 from __future__ import annotations
@@ -118,10 +116,6 @@ class ContrastReview(w.VBox):
         self.plots = pn.Column(
             self.curves_pane, self.ratio_pane, self.snr_pane, sizing_mode="stretch_width"
         )
-        # The plots as an ipywidget (jupyter_bokeh): its Bokeh document is synced over the
-        # widget comm, so each Compare redraws in Voila too (Panel's own notebook comms need
-        # JupyterLab's document manager, which Voila lacks, and would draw only once there).
-        self.plots_view = pn.ipywidget(self.plots)
         super().__init__(
             [
                 w.HTML("<h3>Contrast-curve review</h3>"),
@@ -130,7 +124,6 @@ class ContrastReview(w.VBox):
                 w.HBox([self._reference, self._compare_button, self._export_button]),
                 self.status,
                 self.downloads,
-                self.plots_view,
             ]
         )
         self.add_class("hcdc-contrast-review")

@@ -18,8 +18,11 @@ import traitlets
 
 from hcdc_kernel.client import DATA_COLUMNS, HcdcClient, connect
 from hcdc_kernel.client.filters import browse_filters
+from hcdc_kernel.client.products import CONTRAST_CURVE_CATEGORY, load_product, product_category
 from hcdc_widgets.fits_view import HeaderView, ImageView
+from hcdc_widgets.image_viewer import ImageViewer
 from hcdc_widgets.markup import format_html
+from hcdc_widgets.plots import contrast_png
 from hcdc_widgets.status import StatusLine
 from hcdc_widgets.table import PagedTable
 
@@ -225,13 +228,21 @@ class DataBrowser(w.VBox):
         )
         self.header_view = HeaderView()
         self.image_view = ImageView()
+        #: The interactive viewer (zoom, pan, stretch, colour bar, cursor readout).
+        self.viewer = ImageViewer(size_px=420)
+        self.curve_view = w.Image(format="png", layout=w.Layout(width="520px"))
         self._load_image = w.Button(description="Show image", icon="image")
         self._detail_title = w.HTML()
         detail = w.Tab(
-            children=[self.header_view, w.VBox([self._load_image, self.image_view])],
+            children=[
+                self.header_view,
+                w.VBox([self._load_image, self.viewer, self.curve_view]),
+                self.image_view,
+            ],
         )
         detail.set_title(0, "FITS header")
         detail.set_title(1, "Image")
+        detail.set_title(2, "Quick look")
         boxes = [f.widget for f in self._fields.values()]
         form = w.GridBox(boxes, layout=w.Layout(grid_template_columns="repeat(2, 420px)"))
         super().__init__(
@@ -333,17 +344,45 @@ class DataBrowser(w.VBox):
         )
         self.header_view.show(dict(header.items()))
         self.image_view.show(None)
+        self.curve_view.value = b""
 
     def show_image(self) -> None:
-        """Download (once, cached) and display the image of the detail file."""
+        """Download (once, cached) and display the detail file: an image in the viewer, a
+        contrast curve as a plot."""
         if self.detail_id is None:
             raise ValueError("select a data file first")
+        path = self.client.download(self.detail_id)
+        if product_category(path) == CONTRAST_CURVE_CATEGORY:
+            self.curve_view.value = contrast_png(load_product(path))
+            self.status.say(f"data file {self.detail_id}: contrast curve")
+            return
         with self.client.open(self.detail_id) as hdul:
             # From the headers: no data unit is loaded before its size is checked.
             hdu = next((h for h in hdul if h.is_image and h.header.get("NAXIS", 0) > 0), None)
             if hdu is None:
                 raise ValueError(f"data file {self.detail_id} holds no image")
             self.image_view.show_hdu(hdu, caption=f"{hdu.name} {hdu.shape}")
+            self.viewer.show(_first_planes(hdu.data), star=_star(hdu.header))
+
+
+def _first_planes(data: Any) -> Any:
+    """A 2-D image or a cube: higher dimensions keep their first index."""
+    array = data
+    while getattr(array, "ndim", 0) > 3:
+        array = array[0]
+    return array
+
+
+def _star(header: Any) -> tuple[float, float] | None:
+    """The star position a product header records (0-based pixels), if any."""
+    for x_key, y_key in (("HIERARCH HCDC STAR X", "HIERARCH HCDC STAR Y"), ("CRPIX1", "CRPIX2")):
+        if x_key in header and y_key in header:
+            try:
+                offset = 1.0 if x_key == "CRPIX1" else 0.0  # FITS pixels are 1-based
+                return float(header[x_key]) - offset, float(header[y_key]) - offset
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def _format_extra(value: Any) -> str:

@@ -9,7 +9,6 @@ who made it, and the queue refreshes without the decided process.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,34 +16,24 @@ import ipywidgets as w
 import traitlets
 
 from hcdc_kernel.client import HcdcClient, HcdcError, Process, connect
+from hcdc_kernel.enums import ValidationStatus
 from hcdc_widgets.fits_view import ImageView
+from hcdc_widgets.image_viewer import ImageViewer
 from hcdc_widgets.markup import Markup, pre, table
+from hcdc_widgets.plots import contrast_png
 from hcdc_widgets.process_browser import ProcessBrowser
 from hcdc_widgets.status import StatusLine
 
 __all__ = ["QUEUE_FILTERS", "ProductPanel", "ValidationReview", "contrast_png"]
 
 #: The queue: processes whose validation is pending.
-QUEUE_FILTERS: Mapping[str, Any] = {"PROCESS_VALIDATION_STATUS": "to_validate"}
+QUEUE_FILTERS: Mapping[str, Any] = {"PROCESS_VALIDATION_STATUS": ValidationStatus.TO_VALIDATE}
 _FINAL, _SNR, _CURVE, _COMPANIONS = (
     "HCI_FINAL_IMAGE",
     "HCI_SNR_MAP",
     "HCI_CONTRAST_CURVE",
     "HCI_COMPANION_TABLE",
 )
-
-
-def contrast_png(curve: Any, *, width_in: float = 5.0, height_in: float = 3.2) -> bytes:
-    """A contrast curve (``ContrastCurve``) drawn as PNG: separation in arcsec, log contrast."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width_in, height_in), dpi=100)
-    axes = figure.add_subplot()
-    curve.plot(ax=axes)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 def _table_html(data: Any) -> Markup:
@@ -77,6 +66,8 @@ class ProductPanel(w.VBox):
         self.final_image = ImageView(width="320px")
         self.snr_map = ImageView(width="320px")
         self.contrast = w.Image(format="png", layout=w.Layout(width="480px"))
+        #: The S/N map (or final image) to inspect: zoom, readout, detections marked.
+        self.viewer = ImageViewer(size_px=380)
         self.companions = w.HTML()
         self.log_view = w.HTML()
         self.status = StatusLine()
@@ -90,6 +81,8 @@ class ProductPanel(w.VBox):
                 w.HTML("<b>Products</b>"),
                 self.status,
                 w.HBox(titled),
+                w.HTML("<b>Inspect</b> (S/N map with the detected companions)"),
+                self.viewer,
                 w.HTML("<b>Companions</b>"),
                 self.companions,
                 w.HTML("<b>Log (end)</b>"),
@@ -125,6 +118,12 @@ class ProductPanel(w.VBox):
             shown.append(_COMPANIONS)
         else:
             self.companions.value = "<i>no companion table</i>"
+        inspected = _product(process, _SNR)
+        if inspected is None:
+            inspected = _product(process, _FINAL)
+        if inspected is not None and getattr(inspected, "data", None) is not None:
+            self.viewer.show(inspected.data)
+            self.viewer.set_markers(companion_markers(companions))
         self.log_view.value = pre(self._log_tail(process), style="font-size:11px")
         self.shown = shown
         self.status.say(f"process {process_id}: {len(shown)} products")
@@ -135,6 +134,20 @@ class ProductPanel(w.VBox):
         except HcdcError as exc:
             return f"(log not available: {exc})"
         return "\n".join(lines[-self.log_lines :])
+
+
+def companion_markers(companions: Any | None) -> list[dict[str, Any]]:
+    """Viewer markers (``x``, ``y``, ``label``) for the rows of a companion table."""
+    if companions is None:
+        return []
+    table = companions.table
+    if "x" not in table.colnames or "y" not in table.colnames:
+        return []
+    markers = []
+    for index, row in enumerate(table):
+        x, y = (getattr(row[c], "value", row[c]) for c in ("x", "y"))
+        markers.append({"x": float(x), "y": float(y), "label": f"c{index + 1}"})
+    return markers
 
 
 def _product(process: Process, category: str) -> Any | None:

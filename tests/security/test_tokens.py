@@ -126,6 +126,7 @@ def test_tokens_never_reach_the_server_log(tmp_path: Path) -> None:
         "HCDC_DATA_DIR": str(data_dir),
         "HCDC_DATABASE_URL": f"sqlite:///{tmp_path / 'hcdc.sqlite'}",
     }
+    hcdc_cli(data_dir, "init", env=env)
     hcdc_cli(data_dir, "user", "add", "ana", env=env)
     token = hcdc_cli(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
     stranger = hcdc_cli(data_dir, "token", "create", "ana", env=env).strip().split()[-1]
@@ -197,8 +198,9 @@ def test_download_script_sends_the_token_in_headers_only(factory, tmp_path) -> N
         entries, base_url="http://hcdc.test/", login="ana", token=token, folder="here"
     )
     lines = [line for line in script.splitlines() if token in line]
-    # The token appears once, as the overridable default of a shell variable...
-    assert lines == [f'HCDC_TOKEN="${{HCDC_TOKEN:-{shlex.quote(token)}}}"']
+    # The token appears once, single-quoted, as the overridable default of a shell variable...
+    assert lines == [f"hcdc_default_token={shlex.quote(token)}"]
+    assert 'HCDC_TOKEN="${HCDC_TOKEN:-$hcdc_default_token}"' in script.splitlines()
     # ...which only ever goes into a header file that curl reads with -H @file.
     uses = [line.strip() for line in script.splitlines() if "$HCDC_TOKEN" in line]
     assert uses == [

@@ -172,6 +172,7 @@ def test_a_cache_hit_says_whose_result_it_reused(dc):
     ids = [int(i) for i in dc.data(data_frame_type="IRD_DARK_RAW")["id"][:1]]
     first = dc.launch("hcdc_echo", ids, message=f"cache-{uuid.uuid4().hex[:6]}")
     first.wait(timeout_s=120, progress=False)
+    first[0].accept("reusable")  # only accepted results are served from the cache
     again = dc.launch("hcdc_echo", ids, message=first[0].info["params"]["message"])[0]
     assert again.info["cache_of_id"] == first[0].id
     rows = dict(info_rows(again.info))
