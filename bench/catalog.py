@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         if backend == "postgresql":
             with factory.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        factory.init_database()
+        factory.migrate_database()
         build(factory, processes=args.processes, files=args.files)
     with factory.sessions() as session:
         counted = session.scalar(select(func.count()).select_from(t.Process))

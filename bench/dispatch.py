@@ -19,7 +19,7 @@ from pathlib import Path
 from hcdc_kernel.jobs.spec import JobSpec
 from hcdc_server.config import Settings
 from hcdc_server.dispatch.executors import LocalExecutor, slurm_ready
-from hcdc_server.dispatch.settings import SlurmSettings, WorkerSettings
+from hcdc_server.dispatch.settings import WorkerSettings
 from hcdc_server.dispatch.worker import Worker, make_executor
 from hcdc_server.factory import Factory
 from hcdc_server.models.processes import LaunchRequest
@@ -118,8 +118,8 @@ def main() -> None:
         print(f"slurm: skipped ({reason})")
         return
     for arrays in (True, False):
-        os.environ["HCDC_SLURM_USE_ARRAYS"] = "true" if arrays else "false"
-        assert SlurmSettings().use_arrays is arrays
+        slurm = factory.settings.slurm.model_copy(update={"use_arrays": arrays})
+        factory.settings = factory.settings.model_copy(update={"slurm": slurm})
         launch(factory, args.slurm_count, user)
         slurm_settings = WorkerSettings(capacity=args.slurm_count, poll_interval_s=0.5)
         elapsed = dispatched(factory, "slurm", slurm_settings)

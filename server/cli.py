@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from hcdc_server.config import Settings
-from hcdc_server.exceptions import HcdcError
+from hcdc_server.exceptions import HcdcError, SettingsError
 from hcdc_server.factory import Factory
 from hcdc_server.models.ingest import IngestRecord
 
@@ -25,10 +26,16 @@ EXIT_REJECTED = 3
 
 
 @contextmanager
-def _factory(ctx: click.Context) -> Iterator[Factory]:
-    """The process's factory; domain errors become one clear line and exit status 1."""
+def _factory(ctx: click.Context, *, check_schema: bool = True) -> Iterator[Factory]:
+    """The process's factory; domain errors become one clear line and exit status 1.
+
+    The database's schema is checked first (refused, naming the command that migrates, when
+    it is not this hcdc's): only `hcdc init`, `hcdc db upgrade` and `hcdc demo` migrate.
+    """
     factory: Factory = ctx.obj
     try:
+        if check_schema:
+            factory.check_database()
         yield factory
     except HcdcError as exc:
         raise click.ClickException(exc.message) from exc
@@ -50,7 +57,12 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    try:
+        settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except SettingsError as exc:
+        raise click.ClickException(exc.message) from exc
+    except ValidationError as exc:
+        raise click.ClickException(f"bad settings: {exc}") from exc
     ctx.obj = Factory(settings)
     ctx.call_on_close(ctx.obj.close)
 
@@ -58,8 +70,8 @@ def main(ctx: click.Context, data_dir: Path | None, verbose: bool) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Create the data directory and the database (idempotent)."""
-    with _factory(ctx) as factory:
+    """Create the data directory and the database, or migrate it (idempotent)."""
+    with _factory(ctx, check_schema=False) as factory:
         factory.init_database()
         click.echo(f"hcdc data directory ready: {factory.settings.data_dir.resolve()}")
 
@@ -72,8 +84,8 @@ def db() -> None:
 @db.command("upgrade")
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
-    """Apply every pending migration."""
-    with _factory(ctx) as factory:
+    """Apply every pending migration (and store new built-in recipes and workflows)."""
+    with _factory(ctx, check_schema=False) as factory:
         factory.init_database()
         click.echo("database at the latest schema")
 
@@ -107,7 +119,6 @@ def ingest(
 ) -> None:
     """Ingest FITS files and folders (recursively). Exit 3 when some files were rejected."""
     with _factory(ctx) as factory:
-        factory.init_database()
         show_bar = not as_json and sys.stderr.isatty()
         bar = tqdm(desc="ingest", unit="file", disable=not show_bar)
 
@@ -147,13 +158,19 @@ def ingest(
 @click.option(
     "--seed", default=20190527, show_default=True, help="Random seed of the synthetic data."
 )
+@click.option(
+    "--reduce/--no-reduce",
+    default=True,
+    show_default=True,
+    help="Reduce the nights (irdis_dbi, naco_adi workflows) before returning.",
+)
 @click.pass_context
-def demo(ctx: click.Context, quick: bool, seed: int) -> None:
-    """Write the synthetic demo nights (and NACO beta Pic if present) and ingest them."""
+def demo(ctx: click.Context, quick: bool, seed: int, reduce: bool) -> None:
+    """Write the synthetic demo nights (and NACO beta Pic if present), ingest and reduce them."""
     from hcdc_server.services.demo import install_demo
 
-    with _factory(ctx) as factory:
-        result = install_demo(factory, quick=quick, seed=seed)
+    with _factory(ctx, check_schema=False) as factory:
+        result = install_demo(factory, quick=quick, seed=seed, reduce=reduce)
         click.echo(json.dumps(result, indent=2, default=str))
 
 
@@ -175,7 +192,6 @@ def user_add(
 ) -> None:
     """Create a user."""
     with _factory(ctx) as factory:
-        factory.init_database()
         created = factory.users().add_user(login, email=email, role=role, full_name=full_name)
         click.echo(f"user {created.login} ({created.role}) created, id {created.id}")
 
@@ -247,7 +263,6 @@ def workspace_add(
 ) -> None:
     """Create a workspace."""
     with _factory(ctx) as factory:
-        factory.init_database()
         ws = factory.workspaces().add_workspace(
             name, description=description, group_name=group_name, owner_login=owner
         )
@@ -310,7 +325,6 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
     from hcdc_server.app import run_server
 
     with _factory(ctx) as factory:
-        factory.init_database()
         run_server(factory, host=host, port=port, log_level=log_level)
 
 
@@ -336,7 +350,8 @@ def up(
     """Run the platform: JupyterHub with the hcdc service, the worker and Voila (Ctrl-C stops)."""
     from hcdc_server.up import run_up
 
-    with _factory(ctx) as factory:
+    # A new data directory is created as `hcdc init` would; an older schema is refused there.
+    with _factory(ctx, check_schema=False) as factory:
         overrides = {k: v for k, v in {"hub_ip": ip, "hub_port": port}.items() if v is not None}
         factory.settings = factory.settings.model_copy(update=overrides)
         has_worker = "worker" in main.commands
@@ -400,17 +415,15 @@ def worker(
     import signal
     import threading
 
-    from hcdc_server.dispatch.settings import WorkerSettings
     from hcdc_server.dispatch.worker import Worker, make_executor
 
     with _factory(ctx) as factory:
-        factory.init_database()
         overrides: dict[str, Any] = {}
         if capacity is not None:
             overrides["capacity"] = capacity
         if poll_s is not None:
             overrides["poll_interval_s"] = poll_s
-        settings = WorkerSettings(**overrides)
+        settings = factory.settings.worker.model_copy(update=overrides)
         runner = Worker(
             factory,
             executor=make_executor(factory, kind=executor, settings=settings),
@@ -465,7 +478,6 @@ def launch(
     from hcdc_server.models.processes import InputRef, LaunchRequest
 
     with _factory(ctx) as factory:
-        factory.init_database()
         request = LaunchRequest(
             recipe=recipe_name,
             version=version,
@@ -494,7 +506,6 @@ def recipe() -> None:
 def recipe_list(ctx: click.Context, include_hidden: bool) -> None:
     """List recipe versions (* = current)."""
     with _factory(ctx) as factory:
-        factory.init_database()
         for r in factory.recipes().list_recipes(include_hidden=include_hidden):
             flags = ("*" if r.is_current else " ") + ("h" if r.is_hidden else " ")
             where = "" if r.available else f"\tunavailable: {r.unavailable_reason}"
@@ -524,7 +535,6 @@ def recipe_add_version(
 ) -> None:
     """Add VERSION of recipe NAME."""
     with _factory(ctx) as factory:
-        factory.init_database()
         changes = json.loads(spec_file.read_text()) if spec_file else None
         added = factory.recipes().add_version(
             name, version, from_version=from_version, changes=changes, make_current=make_current
@@ -539,7 +549,6 @@ def recipe_add_version(
 def recipe_hide(ctx: click.Context, name: str, show: bool) -> None:
     """Hide recipe NAME (every version) from listings."""
     with _factory(ctx) as factory:
-        factory.init_database()
         factory.recipes().set_hidden(name, hidden=not show)
         click.echo(f"recipe {name} {'shown' if show else 'hidden'}")
 
@@ -551,7 +560,6 @@ def recipe_hide(ctx: click.Context, name: str, show: bool) -> None:
 def recipe_set_current(ctx: click.Context, name: str, version: str) -> None:
     """Mark VERSION as the current pipeline version of NAME."""
     with _factory(ctx) as factory:
-        factory.init_database()
         factory.recipes().set_current(name, version)
         click.echo(f"recipe {name}: current version {version}")
 
@@ -562,29 +570,53 @@ def recipe_set_current(ctx: click.Context, name: str, version: str) -> None:
     "--input",
     "inputs",
     multiple=True,
-    type=click.Path(path_type=Path, exists=True),
-    help="Input file (repeatable).",
+    metavar="[TAG=]FILE",
+    help="Input FITS file (repeatable); its slot from its frame type, or TAG= names it.",
 )
 @click.option("--param", "params", multiple=True, help="KEY=VALUE (repeatable).")
-@click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+@click.option("--preset", default=None, help="Named parameter set of the recipe.")
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="New or empty folder: products/, manifest.json and job.log are written there.",
+)
+@click.pass_context
 def recipe_run(
-    name: str, inputs: tuple[Path, ...], params: tuple[str, ...], output_dir: Path
+    ctx: click.Context,
+    name: str,
+    inputs: tuple[str, ...],
+    params: tuple[str, ...],
+    preset: str | None,
+    output_dir: Path,
 ) -> None:
-    """Run an hci_* Python recipe on files, without the database or the queue."""
+    """Run recipe NAME on files, with no service and no database (as a process's job runs)."""
+    import shlex
+
+    from hcdc_kernel.jobs.local import LocalRunError, find_recipe, local_job, run_local
+
+    settings = ctx.obj.settings
     try:
-        from hcdc_kernel.recipes.hci import run_hci_recipe
-    except ImportError as exc:
-        raise click.ClickException(f"the hci recipes are not installed: {exc}") from exc
-    output_dir.mkdir(parents=True, exist_ok=True)
-    manifest = run_hci_recipe(
-        name,
-        inputs=list(inputs),
-        params=_key_values(params),
-        output_dir=output_dir,
-        progress=lambda percent, *_: click.echo(f"{percent:5.1f} %", err=True),
-    )
-    if manifest.status != "ok":
-        raise click.ClickException(
-            f"{name} failed: {manifest.error} (manifest and log in {output_dir})"
+        spec = find_recipe(name)
+        job = local_job(
+            spec,
+            list(inputs),
+            params=_key_values(params),
+            output_dir=output_dir,
+            preset=preset,
+            sandbox=settings.job_sandbox,
         )
-    click.echo(f"{name}: done, {len(manifest.products)} product(s), manifest in {output_dir}")
+    except LocalRunError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{spec.name} {spec.version}: {len(job.inputs)} input(s), running...", err=True)
+    run = run_local(job, job_command=shlex.split(settings.worker.job_command))
+    manifest = run.manifest
+    if manifest is None or manifest.status != "ok":
+        error = manifest.error if manifest is not None else f"exit status {run.exit_status}"
+        raise click.ClickException(f"{name} failed: {error} (log: {run.log})")
+    click.echo(
+        f"{spec.name} {spec.version}: done, {len(manifest.products)} product(s) in "
+        f"{job.output_dir}, manifest {job.directory / 'manifest.json'}"
+    )
+    for product in manifest.products:
+        click.echo(f"  {product.category or '-'}\t{product.path}")

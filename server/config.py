@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -13,6 +16,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from hcdc_server.dispatch.settings import SlurmSettings, WorkerSettings
+from hcdc_server.exceptions import SettingsError
 
 
 class QuotaSettings(BaseModel):
@@ -262,6 +268,18 @@ class Settings(BaseSettings):
         description="Per-user limits on queued and running processes and on priority, and run "
         "time limits (`HCDC_QUOTAS__MAX_QUEUED_PER_USER=500`, ...).",
     )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings,
+        title="Worker",
+        description="How `hcdc worker` runs: capacity, poll interval, attempts, job command "
+        "(`HCDC_WORKER__CAPACITY=4`, ...; `[worker]` in the settings file).",
+    )
+    slurm: SlurmSettings = Field(
+        default_factory=SlurmSettings,
+        title="Slurm",
+        description="Slurm commands, partition, directives and the job script template "
+        "(`HCDC_SLURM__PARTITION=short`, ...; `[slurm]` in the settings file).",
+    )
     job_sandbox: Literal["auto", "required", "off"] = Field(
         default="auto",
         title="Job sandbox",
@@ -292,11 +310,16 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then environment, then the TOML file named by ``HCDC_CONFIG``."""
+        """Arguments, then environment, then the TOML file named by ``HCDC_CONFIG``.
+
+        The file must exist and name only settings hcdc has (tables ``[quotas]``, ``[worker]``
+        and ``[slurm]`` for the nested ones): anything else is a :class:`SettingsError` naming
+        the file and the key, never silently ignored.
+        """
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         toml_path = os.environ.get("HCDC_CONFIG")
         if toml_path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+            sources.append(_settings_file(settings_cls, Path(toml_path)))
         return tuple(sources)
 
     @property
@@ -370,3 +393,35 @@ class Settings(BaseSettings):
             return self.dashboards_dir
         candidate = Path(__file__).resolve().parents[1] / "dashboards"
         return candidate if candidate.is_dir() else None
+
+
+def _settings_file(settings_cls: type[BaseSettings], path: Path) -> TomlConfigSettingsSource:
+    """The settings file as a source, its keys checked against the settings."""
+    if not path.is_file():
+        raise SettingsError(f"HCDC_CONFIG names {path}, which is not a file")
+    try:
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from exc
+    _check_keys(settings_cls, source.toml_data, where=path)
+    return source
+
+
+def _check_keys(
+    model: type[BaseModel], data: Mapping[str, Any], *, where: Path, at: str = ""
+) -> None:
+    """Refuse a key of ``data`` that names no field of ``model`` (tables of nested models
+    checked too), naming the file, the key and the closest known names."""
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            close = difflib.get_close_matches(key, list(model.model_fields), n=3)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            raise SettingsError(f"settings file {where}: unknown setting {at + key!r}{hint}")
+        nested = field.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            if not isinstance(value, Mapping):
+                raise SettingsError(
+                    f"settings file {where}: {at}{key} is a table ([{at}{key}]), not {value!r}"
+                )
+            _check_keys(nested, value, where=where, at=f"{at}{key}.")

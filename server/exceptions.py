@@ -68,3 +68,18 @@ class QueryTimeoutError(HcdcError):
 
     code = "query_timeout"
     status = 503
+
+
+class SchemaOutOfDateError(HcdcError):
+    """The database's schema is not the one this hcdc needs; the message names the command
+    that migrates it (start-up refuses rather than migrating)."""
+
+    code = "schema_out_of_date"
+    status = 503
+
+
+class SettingsError(HcdcError):
+    """A settings file names an unknown setting or holds a bad value (the message says which)."""
+
+    code = "bad_settings"
+    status = 500

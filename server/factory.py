@@ -5,11 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.targets import SimbadResolver
 from hcdc_server.config import Settings
-from hcdc_server.schema.migrate import upgrade
+from hcdc_server.exceptions import SchemaOutOfDateError
+from hcdc_server.schema.migrate import schema_state, upgrade
 from hcdc_server.services.auth import AuthService
 from hcdc_server.services.browse import BrowseService, FilterLimits
 from hcdc_server.services.catalog import CatalogService
@@ -46,9 +48,53 @@ class Factory:
         return session_factory(self.engine)
 
     def init_database(self) -> None:
-        """Create the data directory and bring the schema to the latest migration."""
+        """Create the data directory, bring the schema to the latest migration and store the
+        built-in recipes and workflows not yet stored (`hcdc init`, `hcdc db upgrade`, `hcdc
+        demo`, tests). Nothing else migrates or seeds: reads never write."""
+        self.migrate_database()
+        self.seed_builtin()
+
+    def create_or_check_database(self) -> None:
+        """A database with no hcdc schema yet is created (:meth:`init_database`, a first
+        `hcdc up`); any other is checked (:meth:`check_database`), never migrated."""
+        state, _, _ = schema_state(self.engine)
+        if state == "empty":
+            self.init_database()
+        else:
+            self.check_database()
+
+    def migrate_database(self) -> None:
+        """Create the data directory and bring the schema to the latest migration only."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.engine)
+
+    def seed_builtin(self) -> None:
+        """Store the built-in recipes and workflows not yet stored (never overwriting)."""
+        self.recipes().sync_builtin()
+        self.workflows().sync_builtin()
+
+    def check_database(self) -> None:
+        """Refuse a database whose schema is not this hcdc's, naming the command to run.
+
+        What `hcdc serve`, `hcdc worker`, `hcdc up` and every command but `init`, `db upgrade`
+        and `demo` do at start: they never migrate.
+        """
+        state, current, head = schema_state(self.engine)
+        where = _where(self.settings)
+        if state == "empty":
+            raise SchemaOutOfDateError(
+                f"the database {where} has no hcdc schema yet: run `hcdc init` first"
+            )
+        if state == "outdated":
+            raise SchemaOutOfDateError(
+                f"the database {where} has an older schema (revision {current}, this hcdc needs "
+                f"{head}): run `hcdc db upgrade` first"
+            )
+        if state == "newer":
+            raise SchemaOutOfDateError(
+                f"the database {where} has schema revision {current}, unknown to this hcdc "
+                f"(which needs {head}): it was migrated by a newer hcdc; run that one"
+            )
 
     def users(self) -> UserService:
         return UserService(self.sessions, token_days=self.settings.token_days)
@@ -77,19 +123,15 @@ class Factory:
             batch_size=self.settings.ingest_batch_size,
         )
 
-    @cached_property
-    def _recipe_service(self) -> RecipeService:
-        return RecipeService(self.sessions)
-
     def recipes(self) -> RecipeService:
-        """Recipe registry (built-in recipes are stored on first use)."""
-        return self._recipe_service
+        """Recipe registry (built-in recipes are stored by :meth:`init_database`)."""
+        return RecipeService(self.sessions)
 
     def processes(self) -> ProcessService:
         return ProcessService(self.sessions, recipes=self.recipes(), quotas=self.settings.quotas)
 
     def workflows(self) -> WorkflowService:
-        return WorkflowService(self.sessions, processes=self.processes())
+        return WorkflowService(self.sessions, processes=self.processes(), recipes=self.recipes())
 
     def process_access(self) -> ProcessAccessService:
         """Launches and process actions checked against the caller (what the API uses)."""
@@ -97,7 +139,7 @@ class Factory:
         return ProcessAccessService(
             self.sessions,
             processes=processes,
-            workflows=WorkflowService(self.sessions, processes=processes),
+            workflows=WorkflowService(self.sessions, processes=processes, recipes=self.recipes()),
             recipes=self.recipes(),
         )
 
@@ -137,3 +179,8 @@ class Factory:
         """Release database connections."""
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _where(settings: Settings) -> str:
+    """The database named for a message: its URL without a password."""
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)

@@ -91,10 +91,15 @@ class UpInfo:
 def prepare_data(factory: Factory, *, demo: bool, quick: bool) -> DemoLogin | None:
     """Create the database; with ``demo``, install the demo once and issue a fresh log-in token.
 
-    Server tokens left by a previous run are revoked (no user server runs yet), and so is the
-    previous ``hcdc up`` log-in token of the demo user, so that one stays valid.
+    The demo's reductions are launched for ``hcdc up``'s worker to run: the hub opens at once,
+    the processes run behind it and the pre-processed IRDIS cubes wait for validation.
+
+    A new data directory gets its database as `hcdc init` makes it; a database of an older
+    hcdc is refused (:class:`SchemaOutOfDateError` naming `hcdc db upgrade`), never migrated
+    here. Server tokens left by a previous run are revoked (no user server runs yet), and so is
+    the previous ``hcdc up`` log-in token of the demo user, so that one stays valid.
     """
-    factory.init_database()
+    factory.create_or_check_database()
     HubAccountService.from_factory(factory).release_all()
     if not demo:
         return None
@@ -104,7 +109,7 @@ def prepare_data(factory: Factory, *, demo: bool, quick: bool) -> DemoLogin | No
     try:
         users.get_user(DEMO_LOGIN)
     except NotFoundError:
-        install_demo(factory, quick=quick)
+        install_demo(factory, quick=quick, wait=False)
     for token in users.list_tokens(DEMO_LOGIN):
         if token.name == UP_TOKEN_NAME and token.revoked_at is None:
             users.revoke_token(token.key)

@@ -16,6 +16,7 @@ import traitlets
 
 from hcdc_kernel.client import PROCESS_COLUMNS, HcdcClient, Process, connect
 from hcdc_kernel.client.filters import browse_filters
+from hcdc_kernel.enums import ACTIVE_STATUSES, ProcessStatus
 from hcdc_widgets.live import Poller
 from hcdc_widgets.markup import data_link, format_html, pre, table
 from hcdc_widgets.schema_form import ParamForm
@@ -52,7 +53,6 @@ _LABELS = {
     "process_status": "Status",
     "process_validation_status": "Validation",
 }
-_RUNNING = frozenset({"queued", "running"})
 
 
 def _duration(seconds: Any) -> str:
@@ -140,7 +140,7 @@ class ProcessBrowser(w.VBox):
         self.status = StatusLine()
         self.process: Process | None = None
         self._status_filter = w.Dropdown(
-            options=["", "queued", "running", "waiting_validation", "done", "error", "cancelled"],
+            options=["", *(status.value for status in ProcessStatus)],
             description="Status",
         )
         self._recipe_filter = w.Text(description="Recipe", placeholder="* wildcard")
@@ -284,10 +284,11 @@ class ProcessBrowser(w.VBox):
         self._inputs.value = table(([row[c] for c in columns] for row in inputs), header=columns)
         self._progress.value = self.process.progress
         status = self.process.status
-        self._progress.bar_style = {"done": "success", "error": "danger"}.get(status, "info")
-        waiting = self.process.validation_status is not None
+        styles = {ProcessStatus.DONE: "success", ProcessStatus.ERROR: "danger"}
+        self._progress.bar_style = styles.get(status, "info")
+        # Any run that went to its end can be labelled, whether its recipe asks for it or not.
         for button in (self._accept, self._reject, self._to_reprocess):
-            button.disabled = not waiting
+            button.disabled = not self.process.labellable
 
     def refresh(self) -> None:
         """Re-read the table page and the shown process (live progress uses this)."""
@@ -323,7 +324,9 @@ class ProcessBrowser(w.VBox):
     def _poll(self) -> bool:
         """One tick of the live view: refresh when processes were added or are moving."""
         shown = {row.get("process_status") for row in self.table.items}
-        moving = bool(shown & _RUNNING) or bool(self.process and self.process.status in _RUNNING)
+        moving = bool(shown & ACTIVE_STATUSES) or bool(
+            self.process and self.process.status in ACTIVE_STATUSES
+        )
         newest = self._newest()
         if moving or newest != self._seen:
             self._seen = newest

@@ -80,6 +80,17 @@ _IRD_BADPIX = AssociationRule(
     "IRD_STATIC_BADPIXELMAP_FILE", ("IRD_STATIC_BADPIXELMAP",), required=False
 )
 
+#: Calibrations of the IRDIS Python recipes (ird_*), products of ird_master_dark and ird_flat.
+_IRD_DARK = AssociationRule("IRD_MASTER_DARK", ("IRD_MASTER_DARK",), match=(DIT,))
+_IRD_BACKGROUND = AssociationRule(
+    "IRD_MASTER_BACKGROUND",
+    ("IRD_MASTER_BACKGROUND", "IRD_MASTER_SKY"),
+    match=(DIT, FILTER),
+    required=False,
+)
+_IRD_FLAT_FIELD = AssociationRule("IRD_FLAT_FIELD", ("IRD_FLAT_FIELD",), match=(FILTER,))
+_IRD_ON_SKY = (_IRD_DARK, _IRD_BACKGROUND, _IRD_FLAT_FIELD)
+
 ASSOCIATIONS: Mapping[str, RecipeAssociation] = {
     # NACO (Debian cpl-plugin-naco)
     "naco_img_dark": RecipeAssociation("naco_img_dark", group_by=(DIT, READOUT)),
@@ -133,6 +144,42 @@ ASSOCIATIONS: Mapping[str, RecipeAssociation] = {
                 count=None,
                 max_level=0,
                 required=False,
+            ),
+        ),
+    ),
+    # SPHERE IRDIS in Python (ird_*), used where the SPHERE plugin is absent
+    "ird_master_dark": RecipeAssociation("ird_master_dark", group_by=(DIT, FILTER)),
+    "ird_flat": RecipeAssociation(
+        "ird_flat",
+        group_by=(FILTER,),
+        calibrations=(
+            # Needed when the lamp flats share one DIT (then that DIT's dark is subtracted).
+            AssociationRule("IRD_MASTER_DARK", ("IRD_MASTER_DARK",), match=(DIT,), required=False),
+        ),
+    ),
+    "ird_star_center": RecipeAssociation(
+        "ird_star_center", group_by=(TARGET, FILTER, DIT), calibrations=_IRD_ON_SKY
+    ),
+    "ird_flux": RecipeAssociation(
+        "ird_flux", group_by=(TARGET, FILTER, DIT), calibrations=_IRD_ON_SKY
+    ),
+    "ird_preprocess": RecipeAssociation(
+        "ird_preprocess",
+        group_by=(OBS_ID, FILTER, DIT),
+        calibrations=(
+            *_IRD_ON_SKY,
+            # Star centre and flux: same target and filter, same night (every star-centre
+            # product of the night, interpolated in time; the closest flux product).
+            AssociationRule(
+                "IRD_STAR_CENTER",
+                ("IRD_STAR_CENTER",),
+                match=(TARGET, FILTER),
+                select="closest_night",
+                count=None,
+                max_level=0,
+            ),
+            AssociationRule(
+                "IRD_PSF", ("IRD_PSF",), match=(TARGET, FILTER), max_level=0, required=False
             ),
         ),
     ),

@@ -12,15 +12,19 @@ from tqdm.auto import tqdm
 from hcdc_kernel.client.errors import HcdcProcessError, HcdcTimeoutError
 from hcdc_kernel.client.products import load_product
 from hcdc_kernel.client.tables import items_table
+from hcdc_kernel.enums import (
+    COMPLETED_STATUSES,
+    FAILED_STATUSES,
+    FINISHED_STATUSES,
+    ProcessStatus,
+    ValidationStatus,
+)
 
 if TYPE_CHECKING:
     from hcdc_kernel.client.session import HcdcClient
 
 __all__ = ["FINISHED_STATUSES", "Batch", "Process"]
 
-#: Statuses after which a process no longer changes by itself.
-FINISHED_STATUSES: frozenset[str] = frozenset({"waiting_validation", "done", "error", "cancelled"})
-_FAILED = frozenset({"error", "cancelled"})
 _FILE_COLUMNS = ("data_file_id", "file_name", "frame_type", "sof_tag", "category", "ra", "dec")
 
 
@@ -59,15 +63,15 @@ class Process:
         return self._info
 
     @property
-    def status(self) -> str:
+    def status(self) -> ProcessStatus:
         """``queued``, ``running``, ``waiting_validation``, ``done``, ``error`` or ``cancelled``."""
-        return str(self.info["status"])
+        return ProcessStatus(self.info["status"])
 
     @property
-    def validation_status(self) -> str | None:
+    def validation_status(self) -> ValidationStatus | None:
         """``to_validate``, ``valid``, ``rejected``, ``to_reprocess`` or ``None``."""
         value = self.info.get("validation_status")
-        return None if value is None else str(value)
+        return None if value is None else ValidationStatus(value)
 
     @property
     def progress(self) -> float:
@@ -78,6 +82,11 @@ class Process:
     def finished(self) -> bool:
         """Whether the run is over (whatever its outcome)."""
         return self.status in FINISHED_STATUSES
+
+    @property
+    def labellable(self) -> bool:
+        """Whether a reviewer may label the run (any run that went to its end)."""
+        return self.status in COMPLETED_STATUSES
 
     def _files(self, key: str) -> Table:
         entries = self.info.get(key) or []
@@ -130,7 +139,7 @@ class Process:
 
     # -- actions -------------------------------------------------------------------------------
 
-    def _validate(self, status: str, comment: str | None) -> Process:
+    def _validate(self, status: ValidationStatus, comment: str | None) -> Process:
         self._client.transport.json(
             "POST",
             f"/api/processes/{self.id}/validation",
@@ -140,15 +149,15 @@ class Process:
 
     def accept(self, comment: str | None = None) -> Process:
         """Mark the result valid."""
-        return self._validate("valid", comment)
+        return self._validate(ValidationStatus.VALID, comment)
 
     def reject(self, comment: str) -> Process:
         """Mark the result rejected, saying why."""
-        return self._validate("rejected", comment)
+        return self._validate(ValidationStatus.REJECTED, comment)
 
     def to_reprocess(self, comment: str) -> Process:
         """Mark the result as needing a new run, saying why."""
-        return self._validate("to_reprocess", comment)
+        return self._validate(ValidationStatus.TO_REPROCESS, comment)
 
     def reprocess(
         self, *, params: Mapping[str, Any] | None = None, version: str | None = None
@@ -184,7 +193,7 @@ class Process:
             The process ended in ``error`` or ``cancelled`` (unless ``raise_on_error`` is off).
         """
         wait_all([self], timeout_s=timeout_s, poll_s=poll_s, progress=progress)
-        if raise_on_error and self.status in _FAILED:
+        if raise_on_error and self.status in FAILED_STATUSES:
             reason = self.info.get("error") or self.status
             raise HcdcProcessError(
                 f"process {self.id} ({self.info.get('recipe_name')}) ended {self.status}: {reason}",
@@ -272,7 +281,7 @@ class Batch:
         """Block until every process is over (one progress bar); see :meth:`Process.wait`."""
         if self.processes:
             wait_all(self.processes, timeout_s=timeout_s, poll_s=poll_s, progress=progress)
-        failed = [p for p in self.processes if p.status in _FAILED]
+        failed = [p for p in self.processes if p.status in FAILED_STATUSES]
         if raise_on_error and failed:
             first = failed[0]
             raise HcdcProcessError(

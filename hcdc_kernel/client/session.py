@@ -426,22 +426,45 @@ class HcdcClient:
         selection: Iterable[int] | Table,
         *,
         version: str | None = None,
+        preset: str | None = None,
         workspace: str | None = None,
         reference: str | None = None,
         force: bool = False,
     ) -> Batch:
-        """Queue every step of ``workflow`` on a selection; steps wait for their parents."""
+        """Queue every step of ``workflow`` on a selection; steps wait for their parents.
+
+        ``preset`` names a workflow preset: the steps whose recipe has a preset of that name
+        run with it (the batch records it: ``WORKFLOW_PRESET`` browses it).
+        """
         self.transport.require("POST", "/api/workflows/{name}/launch", purpose="launch_workflow()")
-        body = {
+        body: dict[str, Any] = {
             "selection": _ids(selection),
             "version": version,
             "workspace": workspace,
             "reference": reference,
             "force": force,
         }
+        if preset is not None:
+            body["preset"] = preset
         return self._batch(
             self.transport.json("POST", f"/api/workflows/{workflow}/launch", json=body)
         )
+
+    def set_attribute(self, process_id: int, key: str, value: str | None) -> dict[str, str | None]:
+        """Set the extended attribute ``key`` of a process (what ``EXTENDED_ATTRIBUTE`` browses);
+        for its launcher and the editors and owners of its workspace. Returns every attribute."""
+        path = "/api/processes/{process_id}/attributes/{key}"
+        self.transport.require("PUT", path, purpose="set_attribute()")
+        reply = self.transport.json(
+            "PUT", f"/api/processes/{int(process_id)}/attributes/{key}", json={"value": value}
+        )
+        return dict(reply["attributes"])
+
+    def delete_attribute(self, process_id: int, key: str) -> None:
+        """Remove the extended attribute ``key`` of a process."""
+        path = "/api/processes/{process_id}/attributes/{key}"
+        self.transport.require("DELETE", path, purpose="delete_attribute()")
+        self.transport.request("DELETE", f"/api/processes/{int(process_id)}/attributes/{key}")
 
     def _batch(self, reply: Mapping[str, Any]) -> Batch:
         processes = [Process(self, int(p["id"])) for p in reply["processes"]]

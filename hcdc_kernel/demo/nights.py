@@ -39,6 +39,7 @@ from hcdc_kernel.demo.optics import (
     lambda_over_d_px,
 )
 from hcdc_kernel.demo.plan import DEMO_NIGHTS, DPR, Exposure, FrameKind, NightSetup, plan_night
+from hcdc_kernel.sphere.filters import nd_transmission
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -245,13 +246,16 @@ class _NightWriter:
                     ],
                     "lambda_over_d_px": self.optics[name].lambda_over_d_px,
                     "star_flux_adu_per_s": setup.target.star_flux_adu_s[name],
+                    "nd_transmission": _nd_transmission(setup.flux_nd, name),
                 }
                 for i, (name, wavelength) in enumerate(DB_H23_CHANNELS)
             ],
             "science_dit_s": setup.science_dit,
             "flux_dit_s": setup.flux_dit,
             "flux_nd_filter": setup.flux_nd,
-            "flux_nd_transmission": _nd_transmission(setup.flux_nd),
+            "flux_nd_transmission": [
+                _nd_transmission(setup.flux_nd, name) for name, _ in DB_H23_CHANNELS
+            ],
             "waffle_separation_lambda_d": WAFFLE_SEPARATION_LAMBDA_D,
         }
 
@@ -344,11 +348,13 @@ class _NightWriter:
             FrameKind.SCIENCE: "coronagraphic",
             FrameKind.CENTER: "waffle",
         }.get(kind, "offaxis")
-        transmission = _nd_transmission(exposure.nd_filter)
+        transmission = {
+            name: _nd_transmission(exposure.nd_filter, name) for name, _ in DB_H23_CHANNELS
+        }
         star_flux = self.setup.target.star_flux_adu_s
         star = self._field_pair(
             {
-                name: star_flux[name] * transmission * self._static_image(star_kind, name)
+                name: star_flux[name] * transmission[name] * self._static_image(star_kind, name)
                 for name, _ in DB_H23_CHANNELS
             }
         )
@@ -357,7 +363,7 @@ class _NightWriter:
         for i, angle in enumerate(derotation):
             companions = self._field_pair(
                 {
-                    name: star_flux[name] * transmission * self._companions_image(name, angle)
+                    name: star_flux[name] * transmission[name] * self._companions_image(name, angle)
                     for name, _ in DB_H23_CHANNELS
                 }
             )
@@ -396,11 +402,15 @@ def _combine(a: PupilAberrations, b: PupilAberrations) -> PupilAberrations:
     )
 
 
-def _nd_transmission(nd_filter: str) -> float:
-    """Synthetic neutral-density transmission: ``ND_x`` passes 10⁻ˣ, ``OPEN`` passes all."""
-    if nd_filter.upper().startswith("ND_"):
-        return float(10.0 ** -float(nd_filter[3:]))
-    return 1.0
+def _nd_transmission(nd_filter: str, channel: str) -> float:
+    """Transmission of a SPHERE neutral density in one DB_H23 channel.
+
+    The measured curves integrated over the channel's filter (vlt-sphere's
+    ``SPHERE_CPI_ND.txt``, :func:`hcdc_kernel.sphere.nd_transmission`), as the real instrument
+    passes them: ``ND_1.0`` lets through 11.4 % in H2 and 13.9 % in H3, not 10 %.
+    """
+    left, right = nd_transmission(nd_filter, "DB_H23", model="measured")
+    return left if channel == DB_H23_CHANNELS[0][0] else right
 
 
 def _write_truth(

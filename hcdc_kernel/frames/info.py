@@ -11,6 +11,7 @@ from typing import Any
 
 from hcdc_kernel.frames.header_io import extract_keywords, read_header_file
 from hcdc_kernel.frames.rules import ACQUISITION, FRAME_RULES, UNKNOWN
+from hcdc_kernel.frames.standards import is_standard_star
 
 #: ESO archive convention: the night of a frame is the date of (UTC - 12 h).
 NIGHT_OFFSET = timedelta(hours=12)
@@ -113,6 +114,11 @@ class FrameInfo:
     tau0: float | None
     naxis: tuple[int, ...]
     arcfile: str | None
+
+    @property
+    def is_standard(self) -> bool:
+        """Whether the frame observes a standard star (``DPR TYPE`` or ``OBJECT``)."""
+        return is_standard_star(self.dpr_type, self.object)
 
 
 def observation_night(when: datetime) -> date:

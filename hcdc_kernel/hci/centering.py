@@ -8,6 +8,12 @@ Two ways to find the star behind a coronagraph:
   coronagraph digs at the star position (the NACO AGPM data), as vip-hci's
   ``cube_recenter_2dfit(..., negative=True)`` does (Gomez Gonzalez et al.
   2017, AJ 154, 7).
+* :func:`locate_star` chooses between the two with no first guess: on the
+  median frame it looks for a dark hole enclosed by a brighter ring (a vortex
+  or AGPM coronagraph, as NACO's L' data) near the frame centre, otherwise
+  takes the stellar core; each frame is then fitted in a box suited to the
+  feature (about 1.5 FWHM for a dark hole, 3 FWHM for a core), and a frame
+  whose fit fails takes the median position of the others.
 * :func:`waffle_centers` uses star-center frames, where a waffle pattern on
   the deformable mirror makes four satellite spots symmetric about the star
   (Langlois et al. 2013, Proc. AO4ELT3; Wertz et al. 2017, A&A 598, A83 for
@@ -36,9 +42,12 @@ __all__ = [
     "CoreModel",
     "ProfileFit",
     "StarCenters",
+    "StarFeature",
     "diagonal_intersection",
+    "find_star_feature",
     "fit_profile",
     "fit_star_core",
+    "locate_star",
     "recenter_cube",
     "shift_frames",
     "waffle_centers",
@@ -93,6 +102,9 @@ class StarCenters:
         Fitted (x, y) of the satellite spots (waffle method only).
     fwhm : numpy.ndarray, shape (n_frames,)
         Mean FWHM (px) of the fitted profiles (mean over spots for waffles).
+    fallback : tuple of int
+        Frames whose fit failed and that took the median position of the others
+        (:func:`locate_star` only).
     """
 
     x: NDArray[np.float64]
@@ -101,6 +113,7 @@ class StarCenters:
     frame_shape: tuple[int, int]
     fwhm: NDArray[np.float64]
     spots: NDArray[np.float64] | None = None
+    fallback: tuple[int, ...] = ()
 
     @property
     def shift_x(self) -> NDArray[np.float64]:
@@ -296,6 +309,190 @@ def fit_star_core(
         widths[index] = 0.5 * (fit.fwhm_x + fit.fwhm_y)
     method = f"{'dark_hole' if negative else 'core'}_{model}"
     return StarCenters(x=xs, y=ys, method=method, frame_shape=shape, fwhm=widths)
+
+
+@dataclass(frozen=True)
+class StarFeature:
+    """What marks the star on a frame and where, found without a first guess.
+
+    Attributes
+    ----------
+    kind : {"core", "dark_hole"}
+        A stellar core (a peak) or the dark hole of a vortex coronagraph.
+    x, y : float
+        Its pixel (0-based) on the smoothed frame.
+    depth : float
+        For a dark hole, the ring around it over its value, in its faintest direction
+        (> 1); 0 for a core.
+    """
+
+    kind: Literal["core", "dark_hole"]
+    x: float
+    y: float
+    depth: float
+
+
+#: A dark hole is a local minimum at least this deep (faintest ring direction over the hole)...
+_MIN_HOLE_DEPTH = 1.1
+#: ... and dented by at least this fraction of the star's peak above the frame's median.
+_MIN_HOLE_DENT = 0.1
+
+
+def _enclosure(smooth: NDArray[np.float64], x: float, y: float, radius: float) -> float:
+    """The ring around a minimum in its faintest direction: the lowest, over 16 directions,
+    of the brightest value met within ``radius`` of (x, y)."""
+    angles = np.linspace(0.0, 2.0 * np.pi, 16, endpoint=False)
+    radii = np.linspace(0.5, radius, max(4, int(np.ceil(2 * radius))))
+    rx = x + radii[None, :] * np.cos(angles)[:, None]
+    ry = y + radii[None, :] * np.sin(angles)[:, None]
+    rays = ndimage.map_coordinates(smooth, [ry.ravel(), rx.ravel()], order=1, mode="nearest")
+    return float(np.min(rays.reshape(angles.size, radii.size).max(axis=1)))
+
+
+def find_star_feature(
+    image: ArrayLike,
+    *,
+    fwhm: float,
+    xy: tuple[float, float] | None = None,
+    kind: Literal["auto", "core", "dark_hole"] = "auto",
+) -> StarFeature:
+    """The stellar core or coronagraphic dark hole nearest ``xy`` (the frame centre by default).
+
+    The frame is smoothed over half an FWHM. A local minimum within 1.5 FWHM of ``xy``
+    enclosed by a ring at least 1.1 times brighter in every direction (within 1.5 FWHM), and
+    by at least a tenth of the peak's height above the frame's median, is a dark hole (a vortex
+    coronagraph's, e.g. NACO's AGPM, Mawet et al. 2013); otherwise the star is the brightest
+    pixel within 3 FWHM of ``xy``.
+
+    Parameters
+    ----------
+    image : array_like, shape (ny, nx)
+        A frame (e.g. the median of a cube).
+    fwhm : float
+        PSF FWHM (px).
+    xy : (x, y), optional
+        Where to look; the frame centre by default.
+    kind : {"auto", "core", "dark_hole"}
+        ``core`` or ``dark_hole`` look for that feature only (the deepest local minimum for a
+        dark hole, however shallow).
+    """
+    data = np.asarray(image, dtype=np.float64)
+    if data.ndim != 2:
+        raise ValueError(f"a frame must be 2-D, got shape {data.shape}")
+    if fwhm <= 0:
+        raise ValueError("fwhm must be positive")
+    if xy is None:
+        cy, cx = frame_center(data.shape)
+        x0, y0 = float(cx), float(cy)
+    else:
+        x0, y0 = float(xy[0]), float(xy[1])
+    clean = np.where(np.isfinite(data), data, np.nanmedian(data))
+    smooth = ndimage.gaussian_filter(clean, 0.5 * fwhm / _FWHM_PER_SIGMA)
+    yy, xx = np.mgrid[: data.shape[0], : data.shape[1]]
+    distance = np.hypot(xx - x0, yy - y0)
+    region = np.where(distance <= 3.0 * fwhm, smooth, -np.inf)
+    py, px = np.unravel_index(int(np.argmax(region)), region.shape)
+    core = StarFeature("core", float(px), float(py), 0.0)
+    if kind == "core":
+        return core
+    # A hole must be a sizeable dent in the star's light, not a dip of the noise.
+    dent = _MIN_HOLE_DENT * (float(smooth[py, px]) - float(np.median(smooth)))
+    size = max(3, round(fwhm) | 1)
+    minima = (smooth == ndimage.minimum_filter(smooth, size=size)) & (distance <= 1.5 * fwhm)
+    best: StarFeature | None = None
+    for hy, hx in zip(*np.nonzero(minima), strict=True):
+        value = float(smooth[hy, hx])
+        ring = _enclosure(smooth, float(hx), float(hy), 1.5 * fwhm)
+        depth = ring / value if value > 0 else (float(np.inf) if ring > value else 0.0)
+        deep = depth >= _MIN_HOLE_DEPTH and ring - value >= dent
+        if (deep or kind == "dark_hole") and (best is None or depth > best.depth):
+            best = StarFeature("dark_hole", float(hx), float(hy), depth)
+    if best is not None:
+        return best
+    if kind == "dark_hole":
+        raise ValueError(f"no dark hole within {1.5 * fwhm:.1f} px of ({x0:.1f}, {y0:.1f})")
+    return core
+
+
+def locate_star(
+    cube: ArrayLike,
+    *,
+    fwhm: float,
+    xy: tuple[float, float] | None = None,
+    box: int | None = None,
+    model: CoreModel = "gaussian",
+    kind: Literal["auto", "core", "dark_hole"] = "auto",
+) -> StarCenters:
+    """Star position in each frame, core or dark hole, with no first guess needed.
+
+    The feature (and, with ``kind="auto"``, its kind) is found on the median frame by
+    :func:`find_star_feature`; every frame is then fitted there (:func:`fit_profile`, the dark
+    hole negated as vip-hci's ``cube_recenter_2dfit(..., negative=True)``) in a box of
+    ``2 round(0.75 fwhm) + 1`` px for a dark hole (the ring around it stays out) or
+    ``2 round(1.5 fwhm) + 1`` px for a core. A frame whose fit fails or ends more than one
+    FWHM from the feature takes the median position of the others (listed in ``fallback``).
+
+    Parameters
+    ----------
+    cube : array_like, shape (n_frames, ny, nx) or (ny, nx)
+        Frames.
+    fwhm : float
+        PSF FWHM (px).
+    xy : (x, y), optional
+        Where to look; the frame centre by default.
+    box : int, optional
+        Fitting box side (px), overriding the default above.
+    model : {"gaussian", "moffat"}
+        Profile fitted.
+    kind : {"auto", "core", "dark_hole"}
+        The feature to fit; ``auto`` decides from the median frame.
+
+    Returns
+    -------
+    StarCenters
+
+    Raises
+    ------
+    ValueError
+        When no frame could be fitted.
+    """
+    data = _check_cube(cube)
+    shape = (data.shape[1], data.shape[2])
+    feature = find_star_feature(np.median(data, axis=0), fwhm=fwhm, xy=xy, kind=kind)
+    negative = feature.kind == "dark_hole"
+    side = box or (2 * round((0.75 if negative else 1.5) * fwhm) + 1)
+    side = max(int(side), 5)
+    n = data.shape[0]
+    xs, ys, widths = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    for index, frame in enumerate(data):
+        try:
+            fit = fit_profile(
+                frame,
+                x=feature.x,
+                y=feature.y,
+                fwhm=fwhm,
+                box=side,
+                model=model,
+                negative=negative,
+            )
+        except ValueError:
+            continue
+        if fit.success and np.hypot(fit.x - feature.x, fit.y - feature.y) <= fwhm:
+            xs[index], ys[index] = fit.x, fit.y
+            widths[index] = 0.5 * (fit.fwhm_x + fit.fwhm_y)
+    failed = tuple(int(i) for i in np.flatnonzero(~np.isfinite(xs)))
+    if len(failed) == n:
+        where = "dark hole" if negative else "stellar core"
+        raise ValueError(
+            f"the {model} fit of the {where} near ({feature.x:.1f}, {feature.y:.1f}) failed in "
+            "every frame; give the star position (x, y) or a fitting box"
+        )
+    if failed:
+        xs[list(failed)] = np.nanmedian(xs)
+        ys[list(failed)] = np.nanmedian(ys)
+        widths[list(failed)] = np.nanmedian(widths)
+    method = f"{'dark_hole' if negative else 'core'}_{model}"
+    return StarCenters(x=xs, y=ys, method=method, frame_shape=shape, fwhm=widths, fallback=failed)
 
 
 def diagonal_intersection(spots: ArrayLike) -> tuple[float, float]:

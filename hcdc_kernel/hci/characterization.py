@@ -57,6 +57,7 @@ __all__ = [
     "NegfcResult",
     "Uncertainty",
     "detect_sources",
+    "merge_sources",
     "negfc",
     "pca_annulus",
     "polar_from_xy",
@@ -158,6 +159,42 @@ def detect_sources(
         kept.append(
             Detection(x=int(px), y=int(py), snr=float(data[py, px]), sep_px=sep_px, pa_deg=pa)
         )
+    return tuple(kept)
+
+
+def merge_sources(
+    x: ArrayLike, y: ArrayLike, snr: ArrayLike, *, min_distance: float
+) -> tuple[int, ...]:
+    """Indices of the sources kept when those closer than ``min_distance`` are one.
+
+    Two local maxima of an S/N map more than one FWHM apart can still be the same companion
+    (its two lobes, or a maximum of its wings): their NEGFC fits then converge to the same
+    position. Going by decreasing S/N, a source is kept unless it lies within
+    ``min_distance`` (px, one FWHM) of a source already kept.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Positions (px), e.g. the NEGFC fits.
+    snr : array_like, shape (n,)
+        S/N of each source (the higher wins).
+    min_distance : float
+        Sources closer than this are one.
+
+    Returns
+    -------
+    tuple of int
+        Indices of the kept sources, in decreasing S/N.
+    """
+    xs = np.asarray(x, dtype=np.float64).reshape(-1)
+    ys = np.asarray(y, dtype=np.float64).reshape(-1)
+    values = np.asarray(snr, dtype=np.float64).reshape(-1)
+    if not xs.shape == ys.shape == values.shape:
+        raise ValueError("x, y and snr must have the same length")
+    kept: list[int] = []
+    for index in np.argsort(-values, kind="stable"):
+        if all(np.hypot(xs[index] - xs[k], ys[index] - ys[k]) >= min_distance for k in kept):
+            kept.append(int(index))
     return tuple(kept)
 
 

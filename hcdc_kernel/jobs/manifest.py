@@ -1,4 +1,11 @@
-"""What a job answers: ``manifest.json`` (result) and ``progress.json`` (while it runs)."""
+"""What a recipe run answers: ``manifest.json`` (result) and ``progress.json`` (while it runs).
+
+One manifest type for every run: a job (esorex or Python, written by the job runner in its job
+directory) and a Python recipe run in-process on files (written beside its products). It says
+what ran (recipe, version, parameters, inputs with their roles), how it ended (``ok``, or
+``error`` with a message and its failure class), what it wrote (products with their category
+and QC values), where, with which software, and when.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +33,58 @@ class ProductRecord:
 
 
 @dataclass(frozen=True)
+class InputRecord:
+    """An input file and the role (SOF tag) it played: ``SCIENCE``, ``PSF``, ``CAL_DARK``..."""
+
+    path: str
+    role: str
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values (numpy scalars and arrays, paths, tuples; NaN as null)."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist") and callable(value.tolist):
+        return value.tolist()
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    return value
+
+
+@dataclass(frozen=True)
 class JobManifest:
-    """The result of one job (written once, at its end)."""
+    """What one run of a recipe did (written once, at its end).
+
+    Attributes
+    ----------
+    status : {"ok", "error"}
+        How the run ended; ``error`` says why and ``failure_class`` how it is handled.
+    recipe, version : str
+        Recipe name and version.
+    host, pid
+        Where it ran.
+    started_at, ended_at : datetime
+        Start and end.
+    products : tuple of ProductRecord
+        Products written (none when the run failed).
+    qc : Mapping
+        QC values of the run.
+    process_id, sandbox
+        The process a job ran for, and how its writes were confined (e.g.
+        ``landlock ABI 7``, or why they were not).
+    params : Mapping
+        Parameters as resolved (defaults included), or as given when they could not be.
+    inputs : tuple of InputRecord
+        Input files and their roles.
+    software : Mapping[str, str]
+        Versions of Python and the science packages.
+    log : str
+        Path of the run's log file.
+    """
 
     status: JobStatus
     recipe: str
@@ -41,15 +98,29 @@ class JobManifest:
     error: str | None = None
     failure_class: FailureClass | None = None
     process_id: int | None = None
-    #: How the job's writes were confined, e.g. ``landlock ABI 7``, or why they were not.
     sandbox: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[InputRecord, ...] = ()
+    software: Mapping[str, str] = field(default_factory=dict)
+    log: str = ""
 
     @property
     def duration_s(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
 
-    def to_json(self) -> str:
-        return json.dumps(
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def product(self, category: str) -> ProductRecord:
+        """The first product of ``category``; KeyError when there is none."""
+        for entry in self.products:
+            if entry.category == category:
+                return entry
+        raise KeyError(category)
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = jsonable(
             {
                 "status": self.status,
                 "recipe": self.recipe,
@@ -68,10 +139,16 @@ class JobManifest:
                 "failure_class": self.failure_class,
                 "process_id": self.process_id,
                 "sandbox": self.sandbox,
-            },
-            indent=1,
-            default=str,
+                "params": dict(self.params),
+                "inputs": [{"path": i.path, "role": i.role} for i in self.inputs],
+                "software": dict(self.software),
+                "log": self.log,
+            }
         )
+        return result
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> JobManifest:
@@ -93,16 +170,33 @@ class JobManifest:
             failure_class=data.get("failure_class"),
             process_id=data.get("process_id"),
             sandbox=data.get("sandbox"),
+            params=data.get("params", {}),
+            inputs=tuple(
+                InputRecord(path=i["path"], role=i["role"]) for i in data.get("inputs", ())
+            ),
+            software=data.get("software", {}),
+            log=data.get("log", ""),
         )
 
-    def write(self, job_dir: Path) -> None:
-        write_atomic(job_dir / MANIFEST_FILE, self.to_json())
+    def write(self, directory: Path) -> Path:
+        """Write ``manifest.json`` in ``directory`` (atomically); return its path."""
+        path = Path(directory) / MANIFEST_FILE
+        write_atomic(path, self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, directory_or_file: Path) -> JobManifest:
+        """Read ``manifest.json`` from a folder (or the file itself)."""
+        path = Path(directory_or_file)
+        if path.is_dir():
+            path = path / MANIFEST_FILE
+        return cls.from_json(path.read_text())
 
 
 def read_manifest(job_dir: Path) -> JobManifest | None:
     """The job's manifest, or None while there is none (running, or crashed before its end)."""
     try:
-        return JobManifest.from_json((job_dir / MANIFEST_FILE).read_text())
+        return JobManifest.read(job_dir / MANIFEST_FILE)
     except FileNotFoundError:
         return None
 

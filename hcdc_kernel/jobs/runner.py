@@ -29,6 +29,7 @@ from typing import Any
 from hcdc_kernel.jobs.context import JobContext, RecipeOutcome, RecipeUsageError
 from hcdc_kernel.jobs.manifest import (
     FailureClass,
+    InputRecord,
     JobManifest,
     JobProgress,
     ProductRecord,
@@ -85,6 +86,9 @@ class _Finisher:
                 failure_class=failure_class,
                 process_id=self.spec.process_id,
                 sandbox=self.sandbox,
+                params=self.spec.params,
+                inputs=tuple(InputRecord(path=i.path, role=i.tag) for i in self.spec.inputs),
+                log=str(self.spec.directory / LOG_FILE),
             ).write(self.spec.directory)
             return True
 

@@ -4,6 +4,8 @@
 * :class:`SnrMapProduct`, :class:`FinalImageProduct` - FITS images
   (``HCI_SNR_MAP``, ``HCI_FINAL_IMAGE``).
 * :class:`CompanionTable` - ECSV (``HCI_COMPANION_TABLE``).
+* :class:`ProductDescription` - observation, recipe, units and geometry in every header.
+* :func:`write_preview` - the PNG preview beside an image product (``HCI_PREVIEW``).
 
 Every FITS header carries ``HIERARCH HCDC PRO CATG`` with the category.
 """
@@ -14,12 +16,14 @@ from hcdc_kernel.products.companions import (
     CompanionTable,
 )
 from hcdc_kernel.products.contrast_curve import CONTRAST_CURVE_CATEGORY, ContrastCurve
+from hcdc_kernel.products.description import ProductDescription, inherited_cards
 from hcdc_kernel.products.images import (
     FinalImageProduct,
     ImageProduct,
     SnrMapProduct,
     read_image_product,
 )
+from hcdc_kernel.products.preview import PREVIEW_CATEGORY, write_preview
 from hcdc_kernel.products.provenance import (
     CATEGORY_KEY,
     PRODUCT_CATEGORIES,
@@ -34,15 +38,19 @@ __all__ = [
     "COMPANION_COLUMNS",
     "COMPANION_TABLE_CATEGORY",
     "CONTRAST_CURVE_CATEGORY",
+    "PREVIEW_CATEGORY",
     "PRODUCT_CATEGORIES",
     "CompanionTable",
     "ContrastCurve",
     "FinalImageProduct",
     "ImageProduct",
+    "ProductDescription",
     "SnrMapProduct",
     "header_from_meta",
+    "inherited_cards",
     "meta_from_header",
     "read_image_product",
     "software_versions",
     "table_category",
+    "write_preview",
 ]

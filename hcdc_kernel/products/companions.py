@@ -12,6 +12,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
 
+from hcdc_kernel.products.description import ProductDescription, observation_keys
 from hcdc_kernel.products.provenance import (
     CATEGORY_KEY,
     header_from_meta,
@@ -50,14 +51,22 @@ class CompanionTable:
         One row per companion with the :data:`COMPANION_COLUMNS`.
     meta : Mapping
         Provenance metadata.
+    description : ProductDescription, optional
+        Observation and recipe written in the FITS primary header; its identifying keywords
+        also go to the metadata (``observation``).
     """
 
     table: QTable
     meta: Mapping[str, Any] = field(default_factory=dict)
+    description: ProductDescription | None = None
 
     @classmethod
     def from_rows(
-        cls, rows: Sequence[Mapping[str, float]], *, meta: Mapping[str, Any] | None = None
+        cls,
+        rows: Sequence[Mapping[str, float]],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        description: ProductDescription | None = None,
     ) -> CompanionTable:
         """Build from plain rows (floats in the column units)."""
         columns = {
@@ -67,7 +76,9 @@ class CompanionTable:
         info = dict(meta or {})
         info.setdefault("software", software_versions())
         info[CATEGORY_KEY] = COMPANION_TABLE_CATEGORY
-        return cls(table=QTable(columns, meta=info), meta=info)
+        if description is not None:
+            info["observation"] = observation_keys([description.observation])
+        return cls(table=QTable(columns, meta=info), meta=info, description=description)
 
     def __len__(self) -> int:
         return len(self.table)
@@ -87,7 +98,10 @@ class CompanionTable:
         hdu = fits.table_to_hdu(table)
         hdu.header.extend(header_from_meta(COMPANION_TABLE_CATEGORY, meta))
         hdu.name = "COMPANIONS"
-        primary = fits.PrimaryHDU(header=header_from_meta(COMPANION_TABLE_CATEGORY, meta))
+        primary_header = header_from_meta(COMPANION_TABLE_CATEGORY, meta)
+        if self.description is not None:
+            primary_header.extend(self.description.cards(naxis=0), update=True)
+        primary = fits.PrimaryHDU(header=primary_header)
         fits.HDUList([primary, hdu]).writeto(target, overwrite=True)
         return target
 

@@ -13,6 +13,7 @@ from astropy.io import fits
 from astropy.table import QTable
 from numpy.typing import NDArray
 
+from hcdc_kernel.products.description import ProductDescription, observation_keys
 from hcdc_kernel.products.provenance import (
     header_from_meta,
     read_table_product,
@@ -61,6 +62,15 @@ class ContrastCurve:
         Software versions.
     extra : Mapping
         Anything else worth keeping (star flux, FWHM, pixel scale, inputs...).
+    flux_unit : str
+        Unit of the science frames, that of the ``noise`` column (ADU by default).
+    description : ProductDescription, optional
+        Observation and recipe written in the FITS headers
+        (:mod:`hcdc_kernel.products.description`); its identifying keywords also go to the
+        ECSV metadata (``observation``).
+
+    Every column carries a unit: ``separation_px`` pix, ``separation_arcsec`` arcsec,
+    ``noise`` ``flux_unit``, ``contrast``, ``throughput`` and ``sigma`` dimensionless.
     """
 
     separation_px: u.Quantity
@@ -75,10 +85,17 @@ class ContrastCurve:
     injection: Mapping[str, Any] = field(default_factory=dict)
     software: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    flux_unit: str = "adu"
+    description: ProductDescription | None = None
 
     @classmethod
     def from_result(
-        cls, result: ContrastCurveResult, *, extra: Mapping[str, Any] | None = None
+        cls,
+        result: ContrastCurveResult,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        flux_unit: str = "adu",
+        description: ProductDescription | None = None,
     ) -> ContrastCurve:
         """Build the product from :func:`hcdc_kernel.hci.contrast.contrast_curve`'s result."""
         info: dict[str, Any] = {
@@ -101,12 +118,14 @@ class ContrastCurve:
             injection=dict(result.injection),
             software=software_versions(),
             extra=info,
+            flux_unit=flux_unit,
+            description=description,
         )
 
     @property
     def meta(self) -> dict[str, Any]:
         """Provenance metadata as stored in the files."""
-        return {
+        meta = {
             "category": CONTRAST_CURVE_CATEGORY,
             "sigma_level": float(self.sigma_level),
             "algorithm": self.algorithm,
@@ -115,17 +134,21 @@ class ContrastCurve:
             "software": dict(self.software),
             "extra": dict(self.extra),
         }
+        if self.description is not None:
+            meta["observation"] = observation_keys([self.description.observation])
+        return meta
 
     def to_table(self) -> QTable:
         """The curve as an astropy table with units and the provenance in ``meta``."""
+        one = u.dimensionless_unscaled
         return QTable(
             [
                 self.separation_px,
                 self.separation_arcsec,
-                self.contrast,
-                self.throughput,
-                self.noise,
-                self.sigma,
+                np.asarray(self.contrast) * one,
+                np.asarray(self.throughput) * one,
+                np.asarray(self.noise) * u.Unit(self.flux_unit, parse_strict="silent"),
+                np.asarray(self.sigma) * one,
             ],
             names=_COLUMNS,
             meta=self.meta,
@@ -134,19 +157,27 @@ class ContrastCurve:
     @classmethod
     def from_table(cls, table: QTable, meta: Mapping[str, Any]) -> ContrastCurve:
         """Inverse of :meth:`to_table`."""
+
+        def values(name: str) -> NDArray[np.float64]:
+            column = table[name]
+            raw = column.value if isinstance(column, u.Quantity) else column
+            return np.asarray(raw, dtype=np.float64)
+
+        noise_unit = getattr(table["noise"], "unit", None)
         return cls(
             separation_px=u.Quantity(table["separation_px"]).to(u.pix),
             separation_arcsec=u.Quantity(table["separation_arcsec"]).to(u.arcsec),
-            contrast=np.asarray(table["contrast"], dtype=np.float64),
-            throughput=np.asarray(table["throughput"], dtype=np.float64),
-            noise=np.asarray(table["noise"], dtype=np.float64),
-            sigma=np.asarray(table["sigma"], dtype=np.float64),
+            contrast=values("contrast"),
+            throughput=values("throughput"),
+            noise=values("noise"),
+            sigma=values("sigma"),
             sigma_level=float(meta["sigma_level"]),
             algorithm=str(meta["algorithm"]),
             params=dict(meta.get("params", {})),
             injection=dict(meta.get("injection", {})),
             software=dict(meta.get("software", {})),
             extra=dict(meta.get("extra", {})),
+            flux_unit=noise_unit.to_string() if noise_unit is not None else "adu",
         )
 
     def write_ecsv(self, path: Path | str) -> Path:
@@ -163,7 +194,10 @@ class ContrastCurve:
         hdu = fits.table_to_hdu(table)
         hdu.header.extend(header_from_meta(CONTRAST_CURVE_CATEGORY, self.meta))
         hdu.name = "CONTRAST_CURVE"
-        primary = fits.PrimaryHDU(header=header_from_meta(CONTRAST_CURVE_CATEGORY, self.meta))
+        primary_header = header_from_meta(CONTRAST_CURVE_CATEGORY, self.meta)
+        if self.description is not None:
+            primary_header.extend(self.description.cards(naxis=0), update=True)
+        primary = fits.PrimaryHDU(header=primary_header)
         fits.HDUList([primary, hdu]).writeto(target, overwrite=True)
         return target
 

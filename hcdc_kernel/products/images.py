@@ -11,6 +11,7 @@ import numpy as np
 from astropy.io import fits
 from numpy.typing import ArrayLike, NDArray
 
+from hcdc_kernel.products.description import ProductDescription
 from hcdc_kernel.products.provenance import (
     header_from_meta,
     meta_from_header,
@@ -30,24 +31,40 @@ class ImageProduct:
         The image.
     meta : Mapping
         Provenance: algorithm, parameters, inputs, software versions...
+    description : ProductDescription, optional
+        Observation, recipe, units and geometry written as header cards
+        (:mod:`hcdc_kernel.products.description`).
     """
 
     category: ClassVar[str] = ""
     data: NDArray[np.float64]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    description: ProductDescription | None = None
 
     @classmethod
-    def create(cls, data: ArrayLike, *, meta: Mapping[str, Any] | None = None) -> ImageProduct:
+    def create(
+        cls,
+        data: ArrayLike,
+        *,
+        meta: Mapping[str, Any] | None = None,
+        description: ProductDescription | None = None,
+    ) -> ImageProduct:
         """Build the product, adding software versions to the metadata."""
         info = dict(meta or {})
         info.setdefault("software", software_versions())
-        return cls(data=np.asarray(data, dtype=np.float64), meta=info)
+        return cls(data=np.asarray(data, dtype=np.float64), meta=info, description=description)
+
+    def header(self) -> fits.Header:
+        """The primary header: category, provenance JSON and the description's cards."""
+        header = header_from_meta(self.category, self.meta)
+        if self.description is not None:
+            header.extend(self.description.cards(naxis=self.data.ndim), update=True)
+        return header
 
     def write(self, path: Path | str) -> Path:
         """Write the image as the primary HDU of a FITS file."""
         target = Path(path)
-        header = header_from_meta(self.category, self.meta)
-        fits.PrimaryHDU(data=self.data, header=header).writeto(target, overwrite=True)
+        fits.PrimaryHDU(data=self.data, header=self.header()).writeto(target, overwrite=True)
         return target
 
 

@@ -1,5 +1,5 @@
-"""hcdc's built-in recipes: NACO and SPHERE esorex recipes, the hci_* Python recipes and
-trivial test recipes.
+"""hcdc's built-in recipes: NACO and SPHERE esorex recipes, the ird_* and hci_* Python recipes
+and trivial test recipes.
 
 A recipe whose esorex plugin is missing here (SPHERE's ``sph_*`` are not in Debian) is still
 declared, with ``unavailable`` saying why: listing it never fails, launching it is refused.
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-from hcdc_kernel.jobs.context import JobContext, RecipeOutcome, RecipeUsageError
-from hcdc_kernel.jobs.manifest import ProductRecord
+from hcdc_kernel.jobs.context import JobContext, RecipeOutcome
 from hcdc_kernel.recipes.esorex import unavailable_reason
-from hcdc_kernel.recipes.spec import InputSlot, OutputSpec, ParamSpec, ParamType, RecipeSpec
+from hcdc_kernel.recipes.spec import InputSlot, OutputSpec, ParamSpec, RecipeSpec
 
 _log = logging.getLogger(__name__)
 
@@ -211,31 +209,10 @@ _TRIVIAL = (
 
 
 def run_hci(context: JobContext) -> RecipeOutcome | None:
-    """Run one of the ``hci_*`` Python recipes through ``run_hci_recipe``."""
-    from hcdc_kernel.recipes.hci import run_hci_recipe
+    """Run one of the ``hci_*`` Python recipes (the entry stored with their specs)."""
+    from hcdc_kernel.recipes.hci import run_job
 
-    manifest = run_hci_recipe(
-        context.recipe,
-        inputs=context.inputs_by_tag(),
-        params=dict(context.params),
-        output_dir=context.output_dir,
-        progress=context.progress,
-    )
-    if manifest.status != "ok":
-        # The recipe already wrote its error manifest and log; the job must end in `error` too.
-        raise RecipeUsageError(manifest.error or f"{context.recipe} failed")
-    products = tuple(
-        ProductRecord(
-            path=str((context.output_dir / entry.path).resolve()),
-            category=entry.category,
-            qc=dict(entry.qc),
-        )
-        for entry in manifest.products
-    )
-    return RecipeOutcome(products=products, qc=dict(manifest.qc))
-
-
-_PARAM_TYPES: Mapping[Any, ParamType] = {int: "int", float: "float", bool: "bool", str: "str"}
+    return run_job(context)
 
 
 def hci_recipe_specs() -> tuple[RecipeSpec, ...]:
@@ -244,72 +221,7 @@ def hci_recipe_specs() -> tuple[RecipeSpec, ...]:
         from hcdc_kernel.recipes.hci import HCI_RECIPES
     except ImportError:
         return ()
-    specs = []
-    for name, recipe in HCI_RECIPES.items():
-        try:
-            specs.append(_spec_from_hci(name, recipe))
-        except (AttributeError, TypeError, ValueError) as exc:
-            _log.warning("hci recipe %s not registered: %s", name, exc)
-    return tuple(specs)
-
-
-def _spec_from_hci(name: str, recipe: Any) -> RecipeSpec:
-    """Adapt an ``HciRecipe`` declaration (its own slots and params, or look-alikes)."""
-    params: list[ParamSpec] = []
-    for param in getattr(recipe, "params", ()):
-        if isinstance(param, ParamSpec):
-            params.append(param)
-            continue
-        declared = getattr(param, "type", None)
-        kind: ParamType = _PARAM_TYPES.get(declared, "str")
-        for known in _PARAM_TYPES.values():
-            if declared == known:
-                kind = known
-        choices = getattr(param, "choices", None)
-        params.append(
-            ParamSpec(
-                name=param.name,
-                type=kind,
-                default=getattr(param, "default", None),
-                doc=getattr(param, "doc", "") or "",
-                minimum=getattr(param, "minimum", None),
-                maximum=getattr(param, "maximum", None),
-                choices=tuple(choices) if choices else None,
-            )
-        )
-    inputs: list[InputSlot] = []
-    for index, role in enumerate(getattr(recipe, "inputs", ()) or getattr(recipe, "roles", ())):
-        if isinstance(role, InputSlot):
-            primary = role.primary or (index == 0 and not any(r.primary for r in recipe.inputs))
-            inputs.append(dataclasses.replace(role, primary=primary))
-            continue
-        frame_types: tuple[str, ...] = tuple(
-            getattr(role, "frame_types", None) or getattr(role, "categories", None) or ()
-        )
-        tag = str(getattr(role, "tag", None) or getattr(role, "name", None) or f"INPUT{index}")
-        inputs.append(
-            InputSlot(
-                tag=tag,
-                frame_types=frame_types or (ANY_FRAME,),
-                min_count=int(getattr(role, "min_count", 1)),
-                max_count=getattr(role, "max_count", None),
-                doc=getattr(role, "doc", "") or "",
-                primary=index == 0,
-            )
-        )
-    outputs = tuple(OutputSpec(str(c)) for c in getattr(recipe, "outputs", ()) or ())
-    return RecipeSpec(
-        name=name,
-        version=str(getattr(recipe, "version", _HCDC_VERSION)),
-        kind="python",
-        entry="hcdc_kernel.recipes.registry:run_hci",
-        description=getattr(recipe, "description", "") or getattr(recipe, "doc", "") or "",
-        instrument=getattr(recipe, "instrument", None),
-        inputs=tuple(inputs),
-        params=tuple(params),
-        outputs=outputs,
-        needs_validation=bool(getattr(recipe, "needs_validation", False)),
-    )
+    return tuple(HCI_RECIPES.values())
 
 
 def with_availability(spec: RecipeSpec) -> RecipeSpec:
@@ -318,8 +230,18 @@ def with_availability(spec: RecipeSpec) -> RecipeSpec:
     return dataclasses.replace(spec, unavailable=reason)
 
 
+def irdis_recipe_specs() -> tuple[RecipeSpec, ...]:
+    """RecipeSpecs of the ``ird_*`` Python recipes (IRDIS without the SPHERE plugin)."""
+    from hcdc_kernel.recipes.sphere import sphere_recipe_specs
+
+    return sphere_recipe_specs()
+
+
 def builtin_recipes(*, include_hci: bool = True) -> tuple[RecipeSpec, ...]:
-    """Every built-in recipe spec, with availability checked here."""
+    """Every built-in recipe spec, with availability checked here.
+
+    ``include_hci`` also lists the Python science recipes (``hci_*`` and ``ird_*``).
+    """
     specs: Iterable[RecipeSpec] = (
         _NACO_DARK,
         _NACO_LAMPFLAT,
@@ -327,6 +249,7 @@ def builtin_recipes(*, include_hci: bool = True) -> tuple[RecipeSpec, ...]:
         _NACO_JITTER,
         *_SPHERE_RECIPES,
         *_TRIVIAL,
+        *(irdis_recipe_specs() if include_hci else ()),
         *(hci_recipe_specs() if include_hci else ()),
     )
     return tuple(with_availability(s) for s in specs)

@@ -14,7 +14,7 @@ recipe the absolute path.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -210,7 +210,9 @@ class RecipeSpec:
     ``"module:function"`` for ``kind="python"`` (called with a
     :class:`hcdc_kernel.jobs.context.JobContext`). ``unavailable`` is ``None`` when the
     recipe can run on this installation, otherwise the reason it cannot (e.g. a missing
-    esorex plugin): the recipe is still listed, never a crash.
+    esorex plugin): the recipe is still listed, never a crash. ``run`` is the function of a
+    Python recipe that runs in-process on files (:mod:`hcdc_kernel.recipes.inprocess`); it is
+    code, so it is neither stored nor compared.
     """
 
     name: str
@@ -228,6 +230,7 @@ class RecipeSpec:
     auto_calibrate: bool = False
     default_timeout_s: float = 3600.0
     unavailable: str | None = None
+    run: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def available(self) -> bool:
@@ -267,7 +270,8 @@ class RecipeSpec:
         resolved: dict[str, Any] = {}
         for name, value in merged.items():
             if name not in known_names:
-                problems.append(Problem(f"param {name}", "unknown parameter"))
+                known = ", ".join(p.name for p in self.params) or "none"
+                problems.append(Problem(f"param {name}", f"unknown parameter (known: {known})"))
                 continue
             try:
                 resolved[name] = self.param(name).coerce(value)

@@ -120,12 +120,76 @@ class WorkflowSpec:
             raise WorkflowError(f"invalid workflow definition: missing or bad {exc}") from exc
 
 
-#: IRDIS dual-band imaging, from raw frames to a contrast curve (HC-DC's standard chain).
+#: ADI on IRDIS cubes: full-frame PCA with three modes for the quasi-static speckles, the same
+#: for the contrast curve and the companions. Companions are searched beyond 3 FWHM (the
+#: coronagraph's edge, where residual speckles dominate) and fitted by NEGFC with one mode,
+#: which converges on tens to hundreds of frames alike (more modes take the companion's own
+#: light into the model and can pull the fit away).
+IRDIS_ADI_PARAMS: Mapping[str, Any] = {"mode": "full", "ncomp": 3}
+IRDIS_COMPANION_PARAMS: Mapping[str, Any] = {
+    **IRDIS_ADI_PARAMS,
+    "negfc_ncomp": 1,
+    "min_separation_fwhm": 3.0,
+}
+
+
+def _irdis_channel_steps(side: str) -> tuple[WorkflowStep, ...]:
+    """Pre-processing of one IRDIS field, then ADI, S/N map, contrast curve and companions."""
+    pre = f"preprocess_{side}"
+    calibrations = {
+        "IRD_MASTER_DARK": "dark",
+        "IRD_MASTER_BACKGROUND": "dark",
+        "IRD_FLAT_FIELD": "flat",
+        "IRD_STAR_CENTER": "star_center",
+        "IRD_PSF": "flux",
+    }
+    cube = {"SCIENCE": pre, "PSF": pre}
+    return (
+        WorkflowStep(pre, "ird_preprocess", params={"channel": side}, from_steps=calibrations),
+        WorkflowStep(f"adi_{side}", "hci_adi_pca", params=IRDIS_ADI_PARAMS, from_steps=cube),
+        WorkflowStep(f"snr_{side}", "hci_snr_map", from_steps={"FINAL_IMAGE": f"adi_{side}"}),
+        WorkflowStep(
+            f"contrast_{side}", "hci_contrast_curve", params=IRDIS_ADI_PARAMS, from_steps=cube
+        ),
+        WorkflowStep(
+            f"companions_{side}",
+            "hci_companion_characterization",
+            params=IRDIS_COMPANION_PARAMS,
+            from_steps=cube,
+        ),
+    )
+
+
+_IRDIS_CALIBRATED = {
+    "IRD_MASTER_DARK": "dark",
+    "IRD_MASTER_BACKGROUND": "dark",
+    "IRD_FLAT_FIELD": "flat",
+}
+
+#: IRDIS dual-band imaging from raw frames to companions, in Python (the ird_* and hci_*
+#: recipes): HC-DC's standard chain where ESO's SPHERE plugin is absent. Each field (left and
+#: right, e.g. H2 and H3) is pre-processed and post-processed on its own.
 IRDIS_DBI = WorkflowSpec(
     name="irdis_dbi",
+    version="2",
+    description="IRDIS: darks/backgrounds -> flat -> star centre (waffle) and off-axis PSF -> "
+    "centred cube per field with angles -> ADI PCA -> S/N map, contrast curve, companions.",
+    steps=(
+        WorkflowStep("dark", "ird_master_dark"),
+        WorkflowStep("flat", "ird_flat", from_steps={"IRD_MASTER_DARK": "dark"}),
+        WorkflowStep("star_center", "ird_star_center", from_steps=_IRDIS_CALIBRATED),
+        WorkflowStep("flux", "ird_flux", from_steps=_IRDIS_CALIBRATED),
+        *_irdis_channel_steps("left"),
+        *_irdis_channel_steps("right"),
+    ),
+)
+
+#: The same chain with ESO's SPHERE esorex recipes, for sites that have the plugin.
+IRDIS_DBI_ESOREX = WorkflowSpec(
+    name="irdis_dbi_esorex",
     version="1",
-    description="IRDIS: master dark -> flat -> star center -> science preprocessing -> ADI "
-    "-> contrast curve.",
+    description="IRDIS with ESO's sph_ird_* esorex recipes: master dark -> flat -> star center "
+    "-> science preprocessing -> ADI -> contrast curve.",
     steps=(
         WorkflowStep("dark", "sph_ird_master_dark"),
         WorkflowStep(
@@ -149,6 +213,40 @@ IRDIS_DBI = WorkflowSpec(
     ),
 )
 
+#: NACO ADI on a cube with its angles and off-axis PSF. The star flux of the contrasts comes
+#: from the DITs and neutral densities in the headers of the PSF and the cube; where they give
+#: none (a distributed, normalised PSF such as the public beta Pictoris one), the contrast and
+#: companion steps refuse and are reprocessed with the observers' ``starphot``.
+NACO_ADI_PARAMS: Mapping[str, Any] = {"mode": "full", "ncomp": 20}
+NACO_ADI = WorkflowSpec(
+    name="naco_adi",
+    version="1",
+    description="NACO ADI cube: star centre (core or AGPM dark hole) -> ADI PCA -> S/N map, "
+    "contrast curve, companions.",
+    steps=(
+        WorkflowStep("star_center", "hci_star_center"),
+        WorkflowStep(
+            "adi",
+            "hci_adi_pca",
+            params=NACO_ADI_PARAMS,
+            from_steps={"SCIENCE": "star_center", "PSF": "star_center"},
+        ),
+        WorkflowStep("snr", "hci_snr_map", from_steps={"FINAL_IMAGE": "adi"}),
+        WorkflowStep(
+            "contrast",
+            "hci_contrast_curve",
+            params=NACO_ADI_PARAMS,
+            from_steps={"SCIENCE": "star_center", "PSF": "star_center"},
+        ),
+        WorkflowStep(
+            "companions",
+            "hci_companion_characterization",
+            params={**NACO_ADI_PARAMS, "negfc_ncomp": 5},
+            from_steps={"SCIENCE": "star_center", "PSF": "star_center"},
+        ),
+    ),
+)
+
 #: NACO imaging calibrations available with Debian's plugin.
 NACO_CALIBRATION = WorkflowSpec(
     name="naco_calibration",
@@ -157,4 +255,9 @@ NACO_CALIBRATION = WorkflowSpec(
     steps=(WorkflowStep("dark", "naco_img_dark"),),
 )
 
-BUILTIN_WORKFLOWS: tuple[WorkflowSpec, ...] = (IRDIS_DBI, NACO_CALIBRATION)
+BUILTIN_WORKFLOWS: tuple[WorkflowSpec, ...] = (
+    IRDIS_DBI,
+    IRDIS_DBI_ESOREX,
+    NACO_ADI,
+    NACO_CALIBRATION,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -62,13 +63,20 @@ def get_header(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> DataHe
     return factory.catalog().header(caller.viewer, data_id)
 
 
+#: Products that are not FITS: PNG previews and ECSV tables.
+_MEDIA_TYPES = {".png": "image/png", ".ecsv": "text/plain"}
+
+
 @router.get(
     "/data/{data_id}/file",
     summary="Download a data file",
     response_class=FileResponse,
     responses={
         **ERROR_RESPONSES,
-        200: {"content": {"application/fits": {}}, "description": "The whole file"},
+        200: {
+            "content": {"application/fits": {}, "image/png": {}, "text/plain": {}},
+            "description": "The whole file (FITS; a product's PNG preview or ECSV table)",
+        },
         206: {"description": "The requested byte range (`Range: bytes=a-b`)"},
         416: {"description": "Range not satisfiable"},
     },
@@ -76,7 +84,8 @@ def get_header(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> DataHe
 def get_file(data_id: Id, caller: HeaderCaller, factory: FactoryDep) -> FileResponse:
     """The registered file; supports ``Range`` (206, ``Content-Range``; 416 when outside)."""
     found = factory.downloads().file(caller.viewer, data_id)
-    return FileResponse(found.path, filename=found.filename, media_type="application/fits")
+    media_type = _MEDIA_TYPES.get(Path(found.filename).suffix.lower(), "application/fits")
+    return FileResponse(found.path, filename=found.filename, media_type=media_type)
 
 
 @router.post(

@@ -23,10 +23,10 @@ from urllib.parse import quote, unquote, urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response, status
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hcdc_server.api.errors import ERROR_RESPONSES
+from hcdc_server.api.errors import ERROR_RESPONSES, install_error_handlers
 from hcdc_server.exceptions import AuthenticationError, HcdcError, PermissionDeniedError
 from hcdc_server.factory import Factory
 from hcdc_server.models.hub import HubIdentity, HubLogin, ServerGrant
@@ -290,10 +290,5 @@ def install_hub(app: FastAPI, factory: Factory) -> None:
         app.include_router(oauth_router(accounts, oauth))
     app.add_middleware(HubServiceMiddleware, root_path=settings.root_path, oauth=oauth)
     if HcdcError not in app.exception_handlers:
-        app.add_exception_handler(HcdcError, _render_error)
-
-
-async def _render_error(request: Request, exc: Exception) -> Response:
-    """Render an hcdc error where the application has no handler of its own."""
-    assert isinstance(exc, HcdcError)
-    return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+        # An application of its own hosting these routes renders errors as hcdc's does.
+        install_error_handlers(app)

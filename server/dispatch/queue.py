@@ -8,9 +8,10 @@ is not an administrator runs at most ``max_running_per_user`` processes at once.
 
 PostgreSQL locks the chosen rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` inside the
 ``UPDATE``, so concurrent workers never take the same row; SQLite serialises writers, and the
-``UPDATE`` re-checks ``status = 'queued'``, so a row is claimed once (a claim that lost rows
-to another worker chooses again). A process whose workflow parents have not all finished
-(done, and valid where validated) is not claimable.
+``UPDATE`` re-checks that the row may still start (:func:`transitions.sources`), so a row is
+claimed once (a claim that lost rows to another worker chooses again). A process whose
+workflow parents have not all finished (done, and valid where validated:
+:func:`transitions.accepted`) is not claimable.
 """
 
 from __future__ import annotations
@@ -19,14 +20,17 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from hcdc_kernel.enums import ProcessStatus
 from hcdc_server.config import QuotaSettings
 from hcdc_server.schema.tables import Process, ProcessDependency, User
+from hcdc_server.services import transitions
 from hcdc_server.services.quotas import is_unlimited
 from hcdc_server.services.users import utcnow
 
+RUNNING = ProcessStatus.RUNNING
 #: Rounds of choosing again when other workers took some of the chosen processes first.
 _CLAIM_ROUNDS = 3
 
@@ -65,15 +69,18 @@ class ProcessQueue:
             if not chosen:
                 return [], []
             candidates = select(Process.id).where(
-                Process.id.in_(chosen), Process.status == "queued"
+                Process.id.in_(chosen), Process.status.in_(transitions.sources(RUNNING))
             )
             if self._postgres(session):
                 candidates = candidates.with_for_update(skip_locked=True)
             claimed = session.execute(
                 update(Process)
-                .where(Process.id.in_(candidates.scalar_subquery()), Process.status == "queued")
+                .where(
+                    Process.id.in_(candidates.scalar_subquery()),
+                    Process.status.in_(transitions.sources(RUNNING)),
+                )
                 .values(
-                    status="running",
+                    status=RUNNING,
                     claimed_by=worker_id,
                     claimed_at=now,
                     heartbeat_at=now,
@@ -95,16 +102,7 @@ class ProcessQueue:
         blocked = exists(
             select(ProcessDependency.parent_id)
             .join(parent, parent.id == ProcessDependency.parent_id)
-            .where(
-                ProcessDependency.process_id == Process.id,
-                or_(
-                    parent.status != "done",
-                    and_(
-                        parent.validation_status.is_not(None),
-                        parent.validation_status != "valid",
-                    ),
-                ),
-            )
+            .where(ProcessDependency.process_id == Process.id, ~transitions.accepted_sql(parent))
         )
         # Each user's first ``limit`` runnable processes at each priority: enough for any turn.
         ranked = (
@@ -116,7 +114,7 @@ class ProcessQueue:
                 .over(partition_by=(Process.user_id, Process.priority), order_by=Process.id)
                 .label("turn"),
             )
-            .where(Process.status == "queued", ~blocked)
+            .where(Process.status == ProcessStatus.QUEUED, ~blocked)
             .subquery()
         )
         rows = session.execute(
@@ -137,7 +135,7 @@ class ProcessQueue:
         running: dict[int, int] = dict(
             session.execute(
                 select(Process.user_id, func.count(Process.id))
-                .where(Process.status == "running", Process.user_id.in_(users))
+                .where(Process.status == RUNNING, Process.user_id.in_(users))
                 .group_by(Process.user_id)
             ).all()
         )
@@ -183,7 +181,7 @@ class ProcessQueue:
         with self._sessions.begin() as session:
             session.execute(
                 update(Process)
-                .where(Process.claimed_by == worker_id, Process.status == "running")
+                .where(Process.claimed_by == worker_id, Process.status == RUNNING)
                 .values(heartbeat_at=utcnow())
             )
 
@@ -194,7 +192,7 @@ class ProcessQueue:
         with self._sessions() as session:
             rows = session.execute(
                 select(Process.id, Process.claimed_by, Process.heartbeat_at).where(
-                    Process.status == "running",
+                    Process.status == RUNNING,
                     or_(Process.claimed_by.is_(None), Process.claimed_by != worker_id),
                     or_(
                         Process.heartbeat_at.is_(None),
@@ -211,7 +209,7 @@ class ProcessQueue:
             return list(
                 session.scalars(
                     select(Process.claimed_by)
-                    .where(Process.status == "running", Process.claimed_by.like(f"{prefix}%"))
+                    .where(Process.status == RUNNING, Process.claimed_by.like(f"{prefix}%"))
                     .distinct()
                 )
             )
@@ -224,7 +222,7 @@ class ProcessQueue:
             )
             result = session.execute(
                 update(Process)
-                .where(Process.id == process_id, Process.status == "running", condition)
+                .where(Process.id == process_id, Process.status == RUNNING, condition)
                 .values(claimed_by=worker_id, heartbeat_at=utcnow())
                 .returning(Process.id)
                 .execution_options(synchronize_session=False)

@@ -1,12 +1,13 @@
-"""Dispatcher settings: ``HCDC_WORKER_*`` and ``HCDC_SLURM_*`` environment variables."""
+"""Dispatcher settings, nested in :class:`hcdc_server.config.Settings` as ``worker`` and
+``slurm``: ``HCDC_WORKER__<NAME>`` and ``HCDC_SLURM__<NAME>`` environment variables, or the
+``[worker]`` and ``[slurm]`` tables of the settings file."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_SCRIPT = """#!/bin/bash
 #SBATCH --job-name={job_name}
@@ -25,10 +26,10 @@ def default_job_command() -> str:
     return found or f"{sys.executable} -m hcdc_kernel.jobs.cli"
 
 
-class WorkerSettings(BaseSettings):
-    """How ``hcdc worker`` runs."""
+class WorkerSettings(BaseModel):
+    """How ``hcdc worker`` runs (``HCDC_WORKER__<NAME>``)."""
 
-    model_config = SettingsConfigDict(env_prefix="HCDC_WORKER_", extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     capacity: int = Field(
         default=2,
@@ -60,10 +61,10 @@ class WorkerSettings(BaseSettings):
     )
 
 
-class SlurmSettings(BaseSettings):
-    """Slurm commands and the job script template (convention 6 of DESIGN.md)."""
+class SlurmSettings(BaseModel):
+    """Slurm commands and the job script template (``HCDC_SLURM__<NAME>``)."""
 
-    model_config = SettingsConfigDict(env_prefix="HCDC_SLURM_", extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     sbatch: str = Field(default="sbatch", title="sbatch", description="sbatch command.")
     squeue: str = Field(default="squeue", title="squeue", description="squeue command.")

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hcdc_kernel.enums import COMPLETED_STATUSES, ProcessStatus
 from hcdc_kernel.jobs.manifest import (
     FailureClass,
     JobManifest,
@@ -41,9 +42,10 @@ from hcdc_server.dispatch.executors.base import Executor, JobState, Submission
 from hcdc_server.dispatch.executors.local import EXECUTOR_LOG, LocalExecutor, _start_ticks
 from hcdc_server.dispatch.executors.slurm import SlurmExecutor
 from hcdc_server.dispatch.queue import ProcessQueue, stale_before
-from hcdc_server.dispatch.settings import SlurmSettings, WorkerSettings
+from hcdc_server.dispatch.registration import Product as RegisteredProduct
+from hcdc_server.dispatch.registration import register_products
+from hcdc_server.dispatch.settings import WorkerSettings
 from hcdc_server.factory import Factory
-from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import (
     DataFile,
     Process,
@@ -53,7 +55,8 @@ from hcdc_server.schema.tables import (
     User,
     WorkspaceData,
 )
-from hcdc_server.services.dependencies import feed_children, stop_descendants
+from hcdc_server.services import provenance, transitions
+from hcdc_server.services.dependencies import release_children, stop_descendants
 from hcdc_server.services.quotas import run_time_limit
 from hcdc_server.services.users import utcnow
 from hcdc_server.services.visibility import output_scope
@@ -83,11 +86,11 @@ def make_executor(
     factory: Factory, *, kind: str | None = None, settings: WorkerSettings | None = None
 ) -> Executor:
     """The executor named by ``kind`` (default: the ``HCDC_EXECUTOR`` setting)."""
-    settings = settings or WorkerSettings()
+    settings = settings or factory.settings.worker
     kind = kind or factory.settings.executor
     if kind == "slurm":
         return SlurmExecutor(
-            settings=SlurmSettings(),
+            settings=factory.settings.slurm,
             job_command=settings.job_command,
             scripts_dir=factory.settings.jobs_dir / "slurm",
         )
@@ -108,7 +111,7 @@ class Worker:
         self._factory = factory
         self._sessions = factory.sessions
         self._executor = executor
-        self._settings = settings or WorkerSettings()
+        self._settings = settings or factory.settings.worker
         self._host = socket.gethostname()
         self.worker_id = worker_id or f"{self._host}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._quotas = factory.settings.quotas
@@ -217,13 +220,15 @@ class Worker:
         """Write the job spec of a claimed process; a refused one ends as a usage error."""
         with self._sessions.begin() as session:
             process = session.get_one(Process, process_id)
+            if process.status != ProcessStatus.RUNNING or process.claimed_by != self.worker_id:
+                return None  # cancelled since the claim
             try:
                 spec = self._spec(session, process.recipe_id)
             except SpecFormatError as exc:
                 self._end(
                     session,
                     process,
-                    status="error",
+                    status=ProcessStatus.ERROR,
                     error=f"recipe {process.recipe_id} cannot be read: {exc}",
                     failure_class="usage",
                 )
@@ -255,7 +260,7 @@ class Worker:
                 self._end(
                     session,
                     process,
-                    status="error",
+                    status=ProcessStatus.ERROR,
                     error=f"recipe unavailable here: {spec.unavailable}",
                     failure_class="usage",
                 )
@@ -291,10 +296,10 @@ class Worker:
                     .where(
                         Process.id.in_([s.process_id for s in submissions]),
                         Process.claimed_by == self.worker_id,
-                        Process.status == "running",
+                        Process.status.in_(transitions.sources(ProcessStatus.QUEUED)),
                     )
                     .values(
-                        status="queued",
+                        status=ProcessStatus.QUEUED,
                         claimed_by=None,
                         error=f"submission failed, re-queued: {exc}",
                     )
@@ -323,10 +328,10 @@ class Worker:
                 ).all()
             )
         for process_id, status in statuses.items():
-            if status != "running":
+            if status != ProcessStatus.RUNNING:
                 # Cancelled through the API (or finished by another worker): stop the job.
                 tracked = self._tracked.pop(process_id)
-                if status == "cancelled" and tracked.job_id:
+                if status == ProcessStatus.CANCELLED and tracked.job_id:
                     self._executor.cancel([tracked.job_id])
         job_ids = [t.job_id for t in self._tracked.values() if t.job_id]
         states = self._executor.poll(job_ids) if job_ids else {}
@@ -351,7 +356,7 @@ class Worker:
                 for process_id, progress in progress_updates:
                     session.execute(
                         update(Process)
-                        .where(Process.id == process_id, Process.status == "running")
+                        .where(Process.id == process_id, Process.status == ProcessStatus.RUNNING)
                         .values(
                             progress=progress.progress,
                             server=progress.host,
@@ -425,10 +430,10 @@ class Worker:
         self._tracked.pop(tracked.process_id, None)
         with self._sessions.begin() as session:
             process = session.get_one(Process, tracked.process_id)
-            if process.status != "running" or process.claimed_by != self.worker_id:
+            if process.status != ProcessStatus.RUNNING or process.claimed_by != self.worker_id:
                 return
             if failure_class == "transient" and process.attempt < self._settings.max_attempts:
-                process.status = "queued"
+                transitions.move(process, ProcessStatus.QUEUED)
                 process.claimed_by = None
                 process.executor_job_id = None
                 process.failure_class = failure_class
@@ -437,7 +442,7 @@ class Worker:
             self._end(
                 session,
                 process,
-                status="error",
+                status=ProcessStatus.ERROR,
                 error=error,
                 failure_class=failure_class,
                 started_at=_started_at(tracked.job_dir),
@@ -460,26 +465,25 @@ class Worker:
             return
         with self._sessions() as session:
             process = session.get_one(Process, tracked.process_id)
-            if process.status != "running" or process.claimed_by != self.worker_id:
+            if process.status != ProcessStatus.RUNNING or process.claimed_by != self.worker_id:
                 return
             # Products are visible exactly where all the inputs are (one rule, in visibility).
             scope = output_scope(session, process.id)
             login = session.scalar(select(User.login).where(User.id == process.user_id))
+            user_id = process.user_id
             spec = self._spec(session, process.recipe_id)
-        outputs: dict[int, str | None] = {}
-        categories = {p.path: p.category for p in manifest.products}
-        if manifest.products:
-            paths = [Path(p.path) for p in manifest.products]
-            records: list[IngestRecord] = []
-            self._factory.ingest().ingest(
-                paths, public=scope.public, user_login=login, on_record=records.append
-            )
-            for record in records:
-                if record.id is not None:
-                    outputs[record.id] = categories.get(record.path)
+        # FITS products through the ingest, the others (ECSV, PNG previews) as they are.
+        outputs = register_products(
+            self._factory.ingest(),
+            self._sessions,
+            [RegisteredProduct(p.path, p.category) for p in manifest.products],
+            public=scope.public,
+            user_id=user_id,
+            user_login=login,
+        )
         with self._sessions.begin() as session:
             process = session.get_one(Process, tracked.process_id)
-            if process.status != "running" or process.claimed_by != self.worker_id:
+            if process.status != ProcessStatus.RUNNING or process.claimed_by != self.worker_id:
                 return
             known = set(
                 session.scalars(
@@ -494,13 +498,21 @@ class Worker:
                         )
                     )
             _share(session, scope.workspace_ids, outputs)
+            # Products and the process describe the observation of the inputs (provenance).
+            primary_tag = spec.primary_slot.tag if spec.primary_slot else None
+            provenance.inherit_outputs(
+                session,
+                process.id,
+                outputs,
+                primary_tag=primary_tag,
+                pipeline_version=spec.version,
+            )
+            provenance.inherit_process(session, process, primary_tag=primary_tag)
             session.flush()
-            if spec.needs_validation:
-                process.validation_status = "to_validate"
             self._end(
                 session,
                 process,
-                status="waiting_validation" if spec.needs_validation else "done",
+                status=transitions.completed(needs_validation=spec.needs_validation),
                 error=None,
                 failure_class=None,
                 started_at=manifest.started_at,
@@ -513,27 +525,24 @@ class Worker:
         session: Session,
         process: Process,
         *,
-        status: str,
+        status: ProcessStatus,
         error: str | None,
         failure_class: FailureClass | None,
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
         server: str | None = None,
     ) -> None:
-        process.status = status
+        transitions.move(process, status, ended_at=ended_at)
         process.error = error
         process.failure_class = failure_class
-        process.ended_at = ended_at if ended_at is not None else utcnow()
         if started_at is not None:
             process.started_at = started_at
         if server is not None:
             process.server = server
-        if status in ("done", "waiting_validation"):
-            process.progress = 100.0
         session.flush()
-        if status == "done":
-            feed_children(session, process, self._specs)
-        elif status == "error":
+        if status in COMPLETED_STATUSES:
+            release_children(session, process, self._specs)
+        elif status == ProcessStatus.ERROR:
             step = f"step {process.workflow_step!r} " if process.workflow_step else ""
             stop_descendants(
                 session, process.id, f"not run: {step}(process {process.id}) ended in error"
@@ -556,7 +565,8 @@ class Worker:
             ours = list(
                 session.scalars(
                     select(Process.id).where(
-                        Process.claimed_by == self.worker_id, Process.status == "running"
+                        Process.claimed_by == self.worker_id,
+                        Process.status == ProcessStatus.RUNNING,
                     )
                 )
             )
@@ -596,8 +606,14 @@ class Worker:
             # A job we cannot interpret is ended, not retried: the next worker would fail alike.
             with self._sessions.begin() as session:
                 process = session.get_one(Process, process_id)
-                if process.status == "running" and process.claimed_by == self.worker_id:
-                    self._end(session, process, status="error", error=reason, failure_class="usage")
+                if process.status == ProcessStatus.RUNNING and process.claimed_by == self.worker_id:
+                    self._end(
+                        session,
+                        process,
+                        status=ProcessStatus.ERROR,
+                        error=reason,
+                        failure_class="usage",
+                    )
             return
         if executor is not None and executor != self._executor.name:
             _log.error(
@@ -612,9 +628,13 @@ class Worker:
             with self._sessions.begin() as session:
                 session.execute(
                     update(Process)
-                    .where(Process.id == process_id, Process.claimed_by == self.worker_id)
+                    .where(
+                        Process.id == process_id,
+                        Process.claimed_by == self.worker_id,
+                        Process.status.in_(transitions.sources(ProcessStatus.QUEUED)),
+                    )
                     .values(
-                        status="queued",
+                        status=ProcessStatus.QUEUED,
                         claimed_by=None,
                         executor_job_id=None,
                         # The claim never became a job: it does not count as an attempt.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hcdc_server.models.fields import UtcDatetime
 from hcdc_server.models.users import InvitationModel, MemberRole, UserModel
@@ -168,3 +168,29 @@ class Me(BaseModel):
     user: UserModel
     workspaces: list[MyWorkspace]
     invitations: list[InvitationModel] = Field(default_factory=list)
+
+
+#: An extended attribute's key: what the EXTENDED_ATTRIBUTE browse filter names.
+AttributeKey = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,128}$"),
+]
+
+
+class AttributeValue(BaseModel):
+    """Body of ``PUT /api/processes/{id}/attributes/{key}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: Annotated[str, StringConstraints(max_length=4096, pattern=r"^[^\x00]*$")] | None = Field(
+        description="The attribute's value, up to 4096 characters (null: set, with no value)."
+    )
+
+
+class ProcessAttributes(BaseModel):
+    """A process's extended attributes after a change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    process_id: int
+    attributes: dict[str, str | None]

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
+from hcdc_kernel.enums import VERDICTS, ProcessStatus, ValidationStatus
 from hcdc_server.models.fields import Id, UtcDatetime
 
-ProcessStatus = Literal["queued", "running", "waiting_validation", "done", "error", "cancelled"]
-ValidationStatus = Literal["to_validate", "valid", "rejected", "to_reprocess"]
-ValidationVerdict = Literal["valid", "rejected", "to_reprocess"]
-TERMINAL_STATUSES: frozenset[str] = frozenset({"done", "error", "cancelled"})
+
+def _verdict(value: ValidationStatus) -> ValidationStatus:
+    if value not in VERDICTS:
+        allowed = ", ".join(VERDICTS)
+        raise ValueError(f"{value} is set by hcdc, not given: use one of {allowed}")
+    return value
+
+
+#: The labels a reviewer may give (:data:`hcdc_kernel.enums.VERDICTS`).
+ValidationVerdict = Annotated[
+    ValidationStatus,
+    AfterValidator(_verdict),
+    WithJsonSchema({"type": "string", "enum": [v.value for v in VERDICTS]}),
+]
 
 
 class RecipeModel(BaseModel):
@@ -185,6 +196,12 @@ class WorkflowLaunchRequest(BaseModel):
 
     selection: list[Id]
     version: str | None = None
+    preset: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Workflow preset: every step whose recipe has a preset of this name (and "
+        "that names none of its own) runs with it; recorded on the batch (WORKFLOW_PRESET).",
+    )
     workspace: str | None = None
     reference: str | None = Field(default=None, max_length=512)
     force: bool = False

@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from hcdc_kernel.enums import ProcessStatus
+
 # Stable constraint names so that migrations are identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -306,7 +308,8 @@ class Process(Base):
     target_id: Mapped[int | None] = mapped_column(ForeignKey("targets.id"), index=True)
     reference: Mapped[str | None] = mapped_column(String(512))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(24), default="queued")
+    # a ProcessStatus / ValidationStatus (hcdc_kernel.enums), stored as its value
+    status: Mapped[str] = mapped_column(String(24), default=ProcessStatus.QUEUED)
     validation_status: Mapped[str | None] = mapped_column(String(24), index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     priority: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,15 +1,17 @@
 """Workflow edges between processes: feeding children with products, stopping descendants.
 
-Functions here work inside a caller's transaction (they take a Session and never commit).
+Functions here work inside a caller's transaction (they take a Session and never commit);
+status changes go through :mod:`~hcdc_server.services.transitions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hcdc_kernel.enums import ProcessStatus
 from hcdc_kernel.recipes.registry import accepts
 from hcdc_kernel.recipes.spec import RecipeSpec
 from hcdc_server.schema.tables import (
@@ -20,17 +22,8 @@ from hcdc_server.schema.tables import (
     ProcessOutput,
     Recipe,
 )
+from hcdc_server.services import transitions
 from hcdc_server.services.users import utcnow
-
-
-def parent_ok(parent: Process) -> bool:
-    """Whether a parent lets its children run: done, and valid where validated."""
-    return parent.status == "done" and parent.validation_status in (None, "valid")
-
-
-def parent_failed(parent: Process) -> bool:
-    """Whether a parent can no longer feed its children."""
-    return parent.status in ("error", "cancelled") or parent.validation_status == "rejected"
 
 
 def stop_descendants(session: Session, process_id: int, reason: str) -> list[int]:
@@ -46,33 +39,50 @@ def stop_descendants(session: Session, process_id: int, reason: str) -> list[int
         ).all()
         frontier = []
         for child in children:
-            if child.status != "queued" or child.id in stopped:
+            if child.status != ProcessStatus.QUEUED or child.id in stopped:
                 continue
-            child.status = "cancelled"
+            transitions.move(child, ProcessStatus.CANCELLED, ended_at=now)
             child.error = reason
-            child.ended_at = now
             stopped.append(child.id)
             frontier.append(child.id)
     return stopped
 
 
-def feed_children(session: Session, parent: Process, spec_of: dict[int, RecipeSpec]) -> list[int]:
+def release_children(
+    session: Session, parent: Process, spec_of: Mapping[int, RecipeSpec] | None = None
+) -> list[int]:
+    """Feed the children of a parent that counts (:func:`transitions.accepted`).
+
+    Called wherever a parent comes to count: the worker's end of a run, a reviewer's
+    ``valid``, a launch answered from the processing cache. Returns the children whose inputs
+    cannot be filled (they end in ``error``); nothing when the parent does not count.
+    """
+    if not transitions.accepted(parent):
+        return []
+    return feed_children(session, parent, spec_of or {})
+
+
+def feed_children(
+    session: Session, parent: Process, spec_of: Mapping[int, RecipeSpec]
+) -> list[int]:
     """Give each child of a finished parent the parent's products for the tags it takes.
 
+    A parent answered from the processing cache gives the products of the run it reuses.
     Returns the children whose inputs cannot be filled (they are set to ``error``).
     """
     failed: list[int] = []
     outputs = session.execute(
         select(DataFile.id, DataFile.frame_type)
         .join(ProcessOutput, ProcessOutput.data_file_id == DataFile.id)
-        .where(ProcessOutput.process_id == parent.id)
+        .where(ProcessOutput.process_id == (parent.cache_of_id or parent.id))
+        .order_by(DataFile.id)
     ).all()
     edges = session.scalars(
         select(ProcessDependency).where(ProcessDependency.parent_id == parent.id)
     ).all()
     for edge in edges:
         child = session.get_one(Process, edge.process_id)
-        if child.status != "queued" or not edge.tags:
+        if child.status != ProcessStatus.QUEUED or not edge.tags:
             continue
         spec = spec_of.get(child.recipe_id) or _spec(session, child.recipe_id)
         slots = {slot.tag: slot for slot in spec.inputs}
@@ -89,13 +99,12 @@ def feed_children(session: Session, parent: Process, spec_of: dict[int, RecipeSp
             if slot is not None and slot.max_count is not None:
                 matching = matching[: slot.max_count]
             if slot is not None and len(matching) < slot.min_count:
-                child.status = "error"
+                transitions.move(child, ProcessStatus.ERROR)
                 child.failure_class = "usage"
                 child.error = (
                     f"input {tag}: step {parent.workflow_step or parent.id!s} (process "
                     f"{parent.id}) produced no {'/'.join(slot.frame_types)}"
                 )
-                child.ended_at = utcnow()
                 failed.append(child.id)
                 break
             for data_file_id in matching:
@@ -127,7 +136,7 @@ def repoint_children(session: Session, old_id: int, new_id: int) -> int:
         select(ProcessDependency).where(ProcessDependency.parent_id == old_id)
     ).all():
         child = session.get_one(Process, edge.process_id)
-        if child.status == "queued":
+        if child.status == ProcessStatus.QUEUED:
             session.add(
                 ProcessDependency(process_id=child.id, parent_id=new_id, tags=list(edge.tags))
             )

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,7 @@ from hcdc_kernel.frames.header_io import (
     skip_data_unit,
 )
 from hcdc_kernel.frames.info import WANTED_KEYWORDS, FrameInfo, frame_info_from_header
+from hcdc_kernel.targets import TargetInfo
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
@@ -304,9 +305,12 @@ class IngestService:
         public: bool,
         emit: Callable[[IngestRecord], None],
     ) -> None:
+        # SIMBAD is asked here, between transactions: none waits on the network.
+        resolved = retry_unavailable(lambda: self._resolve_targets(batch), what="ingest")
+
         def store(files: list[ScannedFile]) -> list[IngestRecord]:
             return retry_unavailable(
-                lambda: self._store_batch(files, copy, workspace_id, user_id, public),
+                lambda: self._store_batch(files, copy, workspace_id, user_id, public, resolved),
                 what="ingest",
             )
 
@@ -333,6 +337,7 @@ class IngestService:
         workspace_id: int | None,
         user_id: int | None,
         public: bool,
+        resolved: Mapping[str, TargetInfo],
     ) -> list[IngestRecord]:
         records: dict[int, IngestRecord] = {}
         with self._sessions.begin() as session:
@@ -360,7 +365,7 @@ class IngestService:
                     new.append((index, scanned, stored_path))
             if new:
                 infos = [scanned.info for _, scanned, _ in new]
-                target_ids = self._target_ids(session, infos)
+                target_ids = self._target_ids(session, infos, resolved)
                 observation_ids = self._observation_ids(session, infos, target_ids)
                 rows = [
                     self._row(
@@ -468,20 +473,41 @@ class IngestService:
             "naxis3": naxis[2],
             "n_extensions": scanned.extensions,
             "is_raw": info.category != "PRODUCT",
-            "is_standard": False,
+            "is_standard": info.is_standard,
             "is_public": public,
             "status": "ok",
             "ingested_at": utcnow(),
             "ingested_by": user_id,
         }
 
-    def _target_ids(self, session: Session, infos: list[FrameInfo]) -> dict[str, int | None]:
-        """Target id per raw target name of the batch (each name resolved once)."""
+    def _resolve_targets(self, batch: list[ScannedFile]) -> dict[str, TargetInfo]:
+        """SIMBAD's answers for the batch's target names not yet stored (by normalised name).
+
+        The names known already are read in a short session of their own; the network is then
+        asked with no transaction open.
+        """
+        names: dict[str, tuple[float | None, float | None]] = {}
+        for scanned in batch:
+            name = _target_name(scanned.info)
+            if name and name not in names:
+                names[name] = (scanned.info.ra, scanned.info.dec)
+        if not names:
+            return {}
+        with self._sessions() as session:
+            unknown = self._targets.unknown_names(session, names)
+        return self._targets.resolve({name: names[name] for name in unknown})
+
+    def _target_ids(
+        self, session: Session, infos: list[FrameInfo], resolved: Mapping[str, TargetInfo]
+    ) -> dict[str, int | None]:
+        """Target id per raw target name of the batch (new targets from ``resolved``)."""
         ids: dict[str, int | None] = {}
         for info in infos:
             name = _target_name(info)
             if name and name not in ids:
-                ids[name] = self._targets.target_id(session, name, ra=info.ra, dec=info.dec)
+                ids[name] = self._targets.target_id(
+                    session, name, ra=info.ra, dec=info.dec, resolved=resolved
+                )
         return ids
 
     def _observation_ids(

@@ -2,9 +2,9 @@
 
 - Read a process (detail, SOF, validation history, log): admins, any member of its workspace,
   and its launcher. Anybody else is told it does not exist (404), so ids leak nothing.
-- Act on a process (validate, reprocess, cancel): admins, editors and owners of its workspace,
-  and its launcher. A viewer of the workspace gets 403 naming the role needed; anybody who
-  cannot read the process gets 404.
+- Act on a process (validate, reprocess, cancel, set or remove its extended attributes):
+  admins, editors and owners of its workspace, and its launcher. A viewer of the workspace
+  gets 403 naming the role needed; anybody who cannot read the process gets 404.
 - A restricted user counts only as a member, never as a launcher: they are confined to their
   workspaces (as in :func:`visibility.visible`), so leaving one ends their access to it.
 - Write into a workspace (launch or associate into it, upload to it, share data with it or

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.jobs.spec import LOG_FILE
 from hcdc_server.exceptions import NotFoundError
+from hcdc_server.models.catalog import ProcessAttributes
 from hcdc_server.models.processes import (
     AssociationPreview,
     LaunchRequest,
@@ -26,7 +28,7 @@ from hcdc_server.models.processes import (
     ValidationVerdict,
     WorkflowLaunchRequest,
 )
-from hcdc_server.schema.tables import Process
+from hcdc_server.schema.tables import Process, ProcessAttribute
 from hcdc_server.services import permissions
 from hcdc_server.services.processes import ProcessService
 from hcdc_server.services.recipes import RecipeService
@@ -165,10 +167,54 @@ class ProcessAccessService:
         self._check_act(viewer, process_id, "cancelling")
         return self._processes.cancel(process_id, user_id=viewer.user_id)
 
+    # -- extended attributes ---------------------------------------------------------------
+
+    def set_attribute(
+        self, viewer: Viewer, process_id: int, key: str, value: str | None
+    ) -> ProcessAttributes:
+        """Set (add or replace) the extended attribute ``key`` of a process."""
+        self._check_act(viewer, process_id, "setting attributes of")
+        try:
+            return self._set_attribute(process_id, key, value)
+        except IntegrityError:
+            # Another request added the same key meanwhile: now it is there, replace it.
+            return self._set_attribute(process_id, key, value)
+
+    def _set_attribute(self, process_id: int, key: str, value: str | None) -> ProcessAttributes:
+        with self._sessions.begin() as session:
+            row = session.get(ProcessAttribute, (process_id, key))
+            if row is None:
+                session.add(ProcessAttribute(process_id=process_id, key=key, value=value))
+            else:
+                row.value = value
+            session.flush()
+            return _attributes(session, process_id)
+
+    def delete_attribute(self, viewer: Viewer, process_id: int, key: str) -> None:
+        """Remove the extended attribute ``key`` of a process; 404 when it has none."""
+        self._check_act(viewer, process_id, "removing attributes of")
+        with self._sessions.begin() as session:
+            removed = session.scalars(
+                delete(ProcessAttribute)
+                .where(ProcessAttribute.process_id == process_id, ProcessAttribute.key == key)
+                .returning(ProcessAttribute.key)
+            ).all()
+            if not removed:
+                raise NotFoundError(f"process {process_id} has no attribute {key!r}")
+
     def _check_act(self, viewer: Viewer, process_id: int, action: str) -> None:
         with self._sessions() as session:
             ref = permissions.process_ref(session, process_id)
         permissions.check_act_on_process(viewer, ref, action)
+
+
+def _attributes(session: Session, process_id: int) -> ProcessAttributes:
+    rows = session.execute(
+        select(ProcessAttribute.key, ProcessAttribute.value)
+        .where(ProcessAttribute.process_id == process_id)
+        .order_by(ProcessAttribute.key)
+    )
+    return ProcessAttributes(process_id=process_id, attributes={str(k): v for k, v in rows})
 
 
 def _data_ids(request: LaunchRequest) -> list[int]:

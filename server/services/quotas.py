@@ -19,6 +19,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from hcdc_kernel.enums import ProcessStatus
 from hcdc_kernel.recipes.spec import RecipeSpec
 from hcdc_server.config import QuotaSettings
 from hcdc_server.exceptions import InvalidInputError, NotFoundError, QuotaExceededError
@@ -69,7 +70,9 @@ def check_queued(session: Session, user_id: int, quotas: QuotaSettings) -> None:
     if is_unlimited(role):
         return
     queued = session.scalar(
-        select(func.count(Process.id)).where(Process.user_id == user_id, Process.status == "queued")
+        select(func.count(Process.id)).where(
+            Process.user_id == user_id, Process.status == ProcessStatus.QUEUED
+        )
     )
     if (queued or 0) > quotas.max_queued_per_user:
         raise QuotaExceededError(

@@ -1,15 +1,14 @@
 """Recipe management: the built-in registry in the database, versions, hiding, current version.
 
 The ``recipes`` table is the registry of record: each row stores a :class:`RecipeSpec` as JSON.
-Built-in specs are inserted when missing (existing rows are never overwritten, so an
-administrator's changes stay). Whether an esorex recipe can run is decided at run time on
-this installation, never stored.
+Built-in specs are inserted when missing, by `hcdc init` / `hcdc db upgrade` (existing rows
+are never overwritten, so an administrator's changes stay); reading never writes. Whether an
+esorex recipe can run is decided at run time on this installation, never stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,12 +29,21 @@ class RecipeService:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._synced = False
-        self._sync_lock = threading.Lock()
 
     def sync_builtin(self, specs: Sequence[RecipeSpec] | None = None) -> int:
-        """Insert built-in recipe versions not yet in the database; return how many."""
+        """Insert built-in recipe versions not yet in the database; return how many.
+
+        Run once by `hcdc init`, `hcdc db upgrade` and `hcdc demo`
+        (:meth:`~hcdc_server.factory.Factory.init_database`), never by a read.
+        """
         specs = builtin_recipes() if specs is None else specs
+        try:
+            return self._insert_missing(specs)
+        except IntegrityError:
+            # Another process stored some of them first: the rest are inserted now.
+            return self._insert_missing(specs)
+
+    def _insert_missing(self, specs: Sequence[RecipeSpec]) -> int:
         added = 0
         with self._sessions.begin() as session:
             existing = {
@@ -48,24 +56,10 @@ class RecipeService:
                 session.add(_row(spec, is_current=spec.name not in current))
                 current.add(spec.name)
                 added += 1
-        self._synced = True
         return added
-
-    def _ensure(self) -> None:
-        if self._synced:
-            return
-        # Concurrent first requests (threads here, or the worker's process) race to store them.
-        with self._sync_lock:
-            if self._synced:
-                return
-            try:
-                self.sync_builtin()
-            except IntegrityError:
-                self.sync_builtin()  # another process stored them first: now they are there
 
     def list_recipes(self, *, include_hidden: bool = False) -> list[RecipeModel]:
         """Every recipe version (current first per name), with JSON Schema of its parameters."""
-        self._ensure()
         with self._sessions() as session:
             query = select(Recipe).order_by(Recipe.name, Recipe.is_current.desc(), Recipe.id)
             if not include_hidden:
@@ -76,14 +70,12 @@ class RecipeService:
 
     def model(self, name: str, version: str | None = None) -> RecipeModel:
         """One version (default the current) as the API shows it; 404 when unknown."""
-        self._ensure()
         with self._sessions() as session:
             row = self._row(session, name, version)
             return _model(row, _presets(session, [row.id]).get(row.id, {}))
 
     def get(self, name: str, version: str | None = None) -> tuple[int, RecipeSpec]:
         """The row id and spec (availability checked here) of a version, default the current."""
-        self._ensure()
         with self._sessions() as session:
             row = self._row(session, name, version)
             extra = _presets(session, [row.id]).get(row.id, {})
@@ -124,7 +116,6 @@ class RecipeService:
         ``changes`` holds top-level fields of the spec's JSON form (``entry``, ``params``,
         ``inputs``, ``description``, ...).
         """
-        self._ensure()
         with self._sessions.begin() as session:
             base = self._row(session, name, from_version)
             if session.scalar(
@@ -147,7 +138,6 @@ class RecipeService:
 
     def set_hidden(self, name: str, *, hidden: bool = True) -> int:
         """Hide (or show) every version of a recipe; return how many rows changed."""
-        self._ensure()
         with self._sessions.begin() as session:
             ids = session.scalars(select(Recipe.id).where(Recipe.name == name)).all()
             if not ids:
@@ -157,7 +147,6 @@ class RecipeService:
 
     def set_current(self, name: str, version: str) -> RecipeModel:
         """Mark ``version`` as the current pipeline version of ``name``."""
-        self._ensure()
         with self._sessions.begin() as session:
             row = self._row(session, name, version)
             _make_current(session, name, row.id)

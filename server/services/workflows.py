@@ -5,42 +5,37 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hcdc_kernel.association import associate, association_for
-from hcdc_kernel.recipes.registry import accepts
-from hcdc_kernel.recipes.spec import RecipeValidationError
 from hcdc_kernel.recipes.workflow import BUILTIN_WORKFLOWS, WorkflowError, WorkflowSpec
 from hcdc_server.exceptions import ConflictError, InvalidInputError, NotFoundError
 from hcdc_server.models.processes import (
-    LaunchRequest,
     LaunchResult,
     WorkflowLaunchRequest,
     WorkflowModel,
 )
-from hcdc_server.schema.tables import Batch, Workflow
-from hcdc_server.services.dependencies import add_edges
-from hcdc_server.services.processes import (
-    Plan,
-    PlannedInput,
-    ProcessService,
-    _candidates,
-    _check_plan,
-    _data_files,
-    _model,
-    _workspace_id,
-    frame_of,
-)
+from hcdc_server.schema.tables import Workflow
+from hcdc_server.services import launch_planner as planner
+from hcdc_server.services.dependencies import add_edges, release_children
+from hcdc_server.services.processes import ProcessService, process_model
+from hcdc_server.services.recipes import RecipeService
 from hcdc_server.services.users import utcnow
 
 
 class WorkflowService:
     """Add, list and launch workflows."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, processes: ProcessService) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        processes: ProcessService,
+        recipes: RecipeService,
+    ) -> None:
         self._sessions = sessions
         self._processes = processes
-        self._recipes = processes._recipes
+        self._recipes = recipes
 
     def sync_builtin(self) -> None:
+        """Store the built-in workflows not yet stored (`hcdc init`, `hcdc db upgrade`)."""
         with self._sessions.begin() as session:
             known = {
                 (w.name, w.version)
@@ -95,7 +90,6 @@ class WorkflowService:
             )
 
     def list_workflows(self) -> list[WorkflowModel]:
-        self.sync_builtin()
         with self._sessions() as session:
             return [
                 WorkflowModel(
@@ -105,7 +99,6 @@ class WorkflowService:
             ]
 
     def get(self, name: str, version: str | None = None) -> tuple[int, WorkflowSpec]:
-        self.sync_builtin()
         with self._sessions() as session:
             query = select(Workflow).where(Workflow.name == name)
             if version:
@@ -132,100 +125,58 @@ class WorkflowService:
             steps = workflow.ordered()
         except WorkflowError as exc:
             raise InvalidInputError(str(exc)) from exc
-        resolved = []
-        for step in steps:
-            recipe_id, spec = self._recipes.get(step.recipe)
-            if not spec.available:
-                raise InvalidInputError(
-                    f"step {step.name}: recipe {spec.name} is unavailable here: {spec.unavailable}"
-                )
-            try:
-                params = spec.resolve_params(step.params, preset=step.preset)
-            except RecipeValidationError as exc:
-                raise InvalidInputError(f"step {step.name}: {exc}") from exc
-            resolved.append((step, recipe_id, spec, params))
+        recipes = [
+            planner.resolve_recipe(
+                self._recipes,
+                step.recipe,
+                params=step.params,
+                preset=step.preset,
+                workflow_preset=request.preset,
+                where=f"step {step.name}: ",
+            )
+            for step in steps
+        ]
+        if request.preset is not None and not any(r.preset == request.preset for r in recipes):
+            raise InvalidInputError(
+                f"workflow {workflow.name}: no step's recipe has a preset {request.preset!r}"
+            )
         with self._sessions.begin() as session:
-            workspace_id = _workspace_id(session, request.workspace)
-            rows = _data_files(session, request.selection)
+            workspace_id = planner.workspace_id(session, request.workspace)
+            selection = list(planner.data_files(session, request.selection).values())
             plans = []
-            for step, _, spec, _ in resolved:
-                deferred = frozenset(step.from_steps)
-                primary_slot = spec.primary_slot
-                planned: list[PlannedInput] = []
-                primary_rows = []
-                if primary_slot is not None and primary_slot.tag not in deferred:
-                    primary_rows = [r for r in rows.values() if accepts(primary_slot, r.frame_type)]
-                    if not primary_rows and primary_slot.min_count > 0 and not step.after:
-                        raise InvalidInputError(
-                            f"step {step.name}: input {primary_slot.tag}: the selection has no "
-                            f"frame of type {'/'.join(primary_slot.frame_types)}"
-                        )
-                    planned += [
-                        PlannedInput(r, primary_slot.tag, reason="selected") for r in primary_rows
-                    ]
-                rules = {r.tag: r for r in association_for(spec.name).calibrations}
-                instrument = primary_rows[0].instrument if primary_rows else None
-                for slot in spec.inputs:
-                    if slot.primary or slot.tag in deferred:
-                        continue
-                    rule = rules.get(slot.tag)
-                    if rule is None:
-                        planned += [
-                            PlannedInput(r, slot.tag, reason="from the selection")
-                            for r in rows.values()
-                            if accepts(slot, r.frame_type) and r not in primary_rows
-                        ]
-                        continue
-                    match = associate(
-                        spec.name,
-                        [frame_of(r) for r in primary_rows],
-                        _candidates(session, rule.frame_types, instrument, workspace_id),
-                        [rule],
-                    ).slots[0]
-                    if not match.found and match.required:
-                        raise InvalidInputError(
-                            f"step {step.name}: input {slot.tag}: {match.reason}"
-                        )
-                    found = _data_files(session, [f.id for f in match.frames])
-                    planned += [
-                        PlannedInput(found[f.id], slot.tag, match.level, match.reason)
-                        for f in match.frames
-                    ]
-                plan = Plan(tuple(planned), deferred_tags=deferred)
-                try:
-                    _check_plan(spec, plan)
-                except InvalidInputError as exc:
-                    raise InvalidInputError(f"step {step.name}: {exc.message}") from exc
+            for step, recipe in zip(steps, recipes, strict=True):
+                where = f"step {step.name}: "
+                plan = planner.plan_step(
+                    session,
+                    recipe.spec,
+                    selection,
+                    deferred=frozenset(step.from_steps),
+                    may_lack_primary=bool(step.after),
+                    workspace_id=workspace_id,
+                    where=where,
+                )
+                planner.check_plan(recipe.spec, plan, where=where)
                 plans.append(plan)
-            batch = Batch(
+            batch = planner.open_batch(
+                session,
                 name=request.reference or f"workflow {workflow.name}",
                 user_id=user_id,
                 workflow_id=workflow_id,
-                created_at=utcnow(),
+                workflow_preset=request.preset,
             )
-            session.add(batch)
-            session.flush()
-            created = {}
+            launch = planner.LaunchContext(
+                batch_id=batch.id,
+                user_id=user_id,
+                workspace_id=workspace_id,
+                launcher_type="workflow",
+                reference=request.reference,
+                force=request.force,
+                workflow_id=workflow_id,
+            )
+            created: dict[str, int] = {}
             processes = []
-            for (step, recipe_id, spec, params), plan in zip(resolved, plans, strict=True):
-                process = self._processes._create(
-                    session,
-                    spec,
-                    recipe_id,
-                    plan,
-                    params=params,
-                    batch_id=batch.id,
-                    user_id=user_id,
-                    workspace_id=workspace_id,
-                    request=LaunchRequest(
-                        recipe=spec.name,
-                        preset=step.preset,
-                        reference=request.reference,
-                        force=request.force,
-                    ),
-                    launcher_type="workflow",
-                    workflow=(workflow_id, step.name),
-                )
+            for step, recipe, plan in zip(steps, recipes, plans, strict=True):
+                process = planner.create_process(session, recipe, plan, launch, step=step.name)
                 created[step.name] = process.id
                 edges: dict[int, list[str]] = {}
                 for parent in step.parents:
@@ -235,7 +186,10 @@ class WorkflowService:
                 add_edges(session, process.id, edges.items())
                 processes.append(process)
             session.flush()
+            # A step answered from the processing cache feeds its children at once.
+            for process in processes:
+                release_children(session, process)
             self._processes.check_quotas(session, user_id=user_id, priority=0)
             return LaunchResult(
-                batch_id=batch.id, processes=[_model(session, p) for p in processes]
+                batch_id=batch.id, processes=[process_model(session, p) for p in processes]
             )

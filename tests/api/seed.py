@@ -121,10 +121,13 @@ def seeded_factory(database_url: str, folder: Path) -> tuple[Factory, Catalog]:
     """A factory on a fresh, migrated database holding the catalog (files under ``folder``)."""
     settings = Settings(data_dir=folder / "data", database_url=database_url, resolve_targets=False)
     factory = Factory(settings)
-    factory.init_database()
+    factory.migrate_database()
     files = folder / "files"
     files.mkdir()
-    return factory, build_catalog(factory, folder=files)
+    catalog = build_catalog(factory, folder=files)
+    # The built-in recipes and workflows after the catalog's own rows (explicit ids).
+    factory.seed_builtin()
+    return factory, catalog
 
 
 def build_catalog(

@@ -59,25 +59,17 @@ def _base(factory) -> dict[str, str]:
             insert(t.Workspace),
             [{"id": i + 1, "name": w, "created_at": now} for i, w in enumerate(WORKSPACES)],
         )
-        session.execute(
-            insert(t.Recipe),
-            [
-                {
-                    "id": 1,
-                    "name": "r",
-                    "version": "1",
-                    "kind": "python",
-                    "spec": {},
-                    "created_at": now,
-                }
-            ],
+        recipe_id = session.scalar(
+            insert(t.Recipe)
+            .values(name="r", version="1", kind="python", spec={}, created_at=now)
+            .returning(t.Recipe.id)
         )
         session.execute(
             insert(t.Process),
             [
                 {
                     "id": i + 1,
-                    "recipe_id": 1,
+                    "recipe_id": recipe_id,
                     "user_id": 1,
                     "status": STATUSES[i % 3],
                     "created_at": now,

@@ -81,7 +81,7 @@ def start_live_server(folder: Path) -> Iterator[LiveServer]:
     """Seed ``folder``, start the server and a worker; stop them afterwards."""
     data_dir = folder / "data"
     env = {**os.environ, "HCDC_RESOLVE_TARGETS": "false", "HCDC_DATA_DIR": str(data_dir)}
-    demo = json.loads(hcdc_cli(data_dir, "demo", "--quick", env=env))
+    demo = json.loads(hcdc_cli(data_dir, "demo", "--quick", "--no-reduce", env=env))
     hcdc_cli(data_dir, "user", "add", "colleague", "--email", "colleague@hcdc.invalid", env=env)
     other_token = hcdc_cli(data_dir, "token", "create", "colleague", env=env).strip().split()[-1]
     spec = folder / "validated.json"

@@ -84,13 +84,14 @@ def test_validation_actions_record_history(dc, finished):
     assert history[0]["comment"] == "centre is off"
 
 
-def test_validation_of_a_process_without_validation_conflicts(dc):
+def test_a_process_whose_recipe_needs_no_validation_can_still_be_labelled(dc):
     batch = dc.launch("hcdc_echo", _darks(dc, 1), version="1.0")
     process = batch.wait(timeout_s=120, progress=False)[0]
     assert process.status == "done" and process.validation_status is None
-    with pytest.raises(hk.HcdcConflictError) as error:
-        process.accept()
-    assert error.value.status == 409 and "validation" in error.value.message
+    assert process.labellable
+    process.reject("not needed here")
+    assert process.status == "done" and process.validation_status == "rejected"
+    assert [e["to_status"] for e in process.validation_history()] == ["rejected"]
 
 
 def test_reprocess_with_new_parameters(dc, finished):

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from hcdc_kernel.enums import FINISHED_STATUSES as FINISHED
 from hcdc_server.config import Settings
 from hcdc_server.dispatch.settings import WorkerSettings
 from hcdc_server.dispatch.worker import Worker, make_executor
 from hcdc_server.factory import Factory
-from hcdc_server.models.processes import TERMINAL_STATUSES
 
-FINISHED = TERMINAL_STATUSES | {"waiting_validation"}
 #: The ``record`` parameter of ``hcdc_sleep`` in tests: a file inside each job directory.
 RUNS = "runs.txt"
 

@@ -37,8 +37,10 @@ def test_snr_map_recipe_products_are_ingested(factory, tmp_path) -> None:
             .join(ProcessOutput, ProcessOutput.data_file_id == DataFile.id)
             .where(ProcessOutput.process_id == pid)
         ).all()
-    assert [r.frame_type for r in rows] == ["HCI_SNR_MAP"]
-    with fits.open(rows[0].path) as hdul:
+    by_type = {r.frame_type: r.path for r in rows}
+    assert sorted(by_type) == ["HCI_PREVIEW", "HCI_SNR_MAP"]  # the map and its PNG preview
+    assert by_type["HCI_PREVIEW"].endswith("snr_map.png")
+    with fits.open(by_type["HCI_SNR_MAP"]) as hdul:
         snr = hdul[0].data
     peak_y, peak_x = np.unravel_index(int(np.nanargmax(snr)), snr.shape)
     assert (abs(peak_x - 45) <= 1) and (abs(peak_y - 30) <= 1)

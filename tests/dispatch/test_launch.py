@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from hcdc_server.exceptions import ConflictError, InvalidInputError
 from hcdc_server.models.processes import InputRef, LaunchRequest
+from hcdc_server.schema.tables import Process
+from hcdc_server.services.visibility import load_viewer, visible
 from tests.dispatch.helpers import ingest, run_worker, user_id, write_naco_dark
 from tests.requirements import needs_naco
 from tests.server.fits_factory import write_frame
@@ -241,3 +244,39 @@ def test_recipe_management(factory):
     assert recipes.get("hcdc_sleep")[1].resolve_params(preset="tiny")["seconds"] == 0.1
     with pytest.raises(Exception, match="param seconds"):
         recipes.add_preset("hcdc_sleep", "bad", {"seconds": -1})
+
+
+def test_any_finished_process_can_be_labelled(factory, darks):
+    uid = user_id(factory)
+    request = LaunchRequest(recipe="hcdc_echo", inputs=[InputRef(data_file_id=darks[0])])
+    pid = factory.processes().launch(request, user_id=uid).processes[0].id
+    with pytest.raises(ConflictError, match="only finished processes"):
+        factory.processes().set_validation(pid, "valid", user_id=uid)
+    run_worker(factory)
+    assert factory.processes().get(pid).validation_status is None
+    labelled = factory.processes().set_validation(pid, "rejected", user_id=uid, comment="noisy")
+    assert labelled.status == "done" and labelled.validation_status == "rejected"
+    events = factory.processes().validation_events(pid)
+    assert [(e.from_status, e.to_status) for e in events] == [(None, "rejected")]
+
+
+@needs_naco
+def test_auto_calibration_processes_belong_to_the_workspace_of_their_inputs(factory, tmp_path):
+    factory.users().add_user("owner")
+    factory.users().add_user("member")
+    factory.workspaces().add_workspace("night1", owner_login="owner")
+    factory.workspaces().set_member("night1", "member", "viewer")
+    paths = [write_naco_dark(tmp_path / f"d{i}.fits", seed=i) for i in range(3)]
+    records = []
+    factory.ingest().ingest(
+        paths, workspace="night1", public=False, user_login="owner", on_record=records.append
+    )
+    results = factory.processes().auto_calibrate([r.id for r in records])
+    processes = [p for result in results for p in result.processes]
+    assert processes and {p.recipe_name for p in processes} == {"naco_img_dark"}
+    workspace_id = factory.workspaces().get("night1").id
+    assert {p.workspace_id for p in processes} == {workspace_id}
+    with factory.sessions() as session:
+        viewer = load_viewer(session, user_id(factory, "member"))
+        seen = session.scalars(select(Process.id).where(visible(viewer, "process"))).all()
+    assert {p.id for p in processes} <= set(seen)

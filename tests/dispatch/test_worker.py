@@ -184,8 +184,8 @@ def _worker_process(settings, log, *extra):
         "HCDC_DATA_DIR": str(settings.data_dir),
         "HCDC_DATABASE_URL": settings.resolved_database_url,
         "HCDC_RESOLVE_TARGETS": "false",
-        "HCDC_WORKER_POLL_INTERVAL_S": "0.1",
-        "HCDC_WORKER_STALE_AFTER_S": "30",
+        "HCDC_WORKER__POLL_INTERVAL_S": "0.1",
+        "HCDC_WORKER__STALE_AFTER_S": "30",
     }
     hcdc = shutil.which("hcdc")
     assert hcdc, "the hcdc command is not installed"

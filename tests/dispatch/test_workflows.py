@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hcdc_kernel.recipes.workflow import IRDIS_DBI, WorkflowSpec, WorkflowStep
+from hcdc_kernel.recipes.workflow import IRDIS_DBI, IRDIS_DBI_ESOREX, WorkflowSpec, WorkflowStep
 from hcdc_server.exceptions import InvalidInputError
 from hcdc_server.models.processes import WorkflowLaunchRequest
 from tests.dispatch.helpers import ingest, run_worker, user_id, write_naco_dark
@@ -65,10 +65,77 @@ def test_invalid_workflows_are_refused(factory):
         )
 
 
-def test_irdis_chain_is_declared_and_refused_here_without_the_sphere_plugin(factory):
+def test_irdis_chain_runs_in_python_and_its_esorex_twin_is_refused_without_the_plugin(factory):
     names = [s.name for s in IRDIS_DBI.ordered()]
-    assert names == ["dark", "flat", "star_center", "science", "adi", "contrast"]
+    assert names[:4] == ["dark", "flat", "star_center", "flux"]
+    assert {"preprocess_left", "companions_right", "snr_left"} <= set(names)
+    assert {s.recipe for s in IRDIS_DBI.steps} <= {
+        "ird_master_dark",
+        "ird_flat",
+        "ird_star_center",
+        "ird_flux",
+        "ird_preprocess",
+        "hci_adi_pca",
+        "hci_snr_map",
+        "hci_contrast_curve",
+        "hci_companion_characterization",
+    }
+    esorex = [s.name for s in IRDIS_DBI_ESOREX.ordered()]
+    assert esorex == ["dark", "flat", "star_center", "science", "adi", "contrast"]
     with pytest.raises(InvalidInputError, match="unavailable here"):
         factory.workflows().launch(
-            "irdis_dbi", WorkflowLaunchRequest(selection=[]), user_id=user_id(factory)
+            "irdis_dbi_esorex", WorkflowLaunchRequest(selection=[]), user_id=user_id(factory)
         )
+
+
+CHAIN = WorkflowSpec(
+    name="chain",
+    version="1",
+    steps=(
+        WorkflowStep("a", "hcdc_echo", params={"category": "STEP_A"}),
+        WorkflowStep("b", "hcdc_sleep", from_steps={"ANY": "a"}),
+    ),
+)
+
+
+def test_step_after_a_cached_parent_takes_the_cached_outputs(factory, tmp_path):
+    selection = ingest(factory, [write_naco_dark(tmp_path / "d.fits")])
+    factory.workflows().add(CHAIN)
+    uid = user_id(factory)
+    first = factory.workflows().launch(
+        "chain", WorkflowLaunchRequest(selection=selection), user_id=uid
+    )
+    run_worker(factory)
+    again = factory.workflows().launch(
+        "chain", WorkflowLaunchRequest(selection=selection), user_id=uid
+    )
+    steps = {p.workflow_step: p for p in again.processes}
+    original = next(p for p in first.processes if p.workflow_step == "a")
+    assert steps["a"].status == "done" and steps["a"].cache_of_id == original.id
+    run_worker(factory)
+    child = factory.processes().get(steps["b"].id)
+    assert child.status == "done", child.error
+    outputs = factory.processes().get(original.id).outputs
+    assert outputs and [i.data_file_id for i in child.inputs] == outputs
+
+
+def test_accepting_a_validated_parent_releases_its_children_with_its_outputs(factory, tmp_path):
+    factory.recipes().add_version(
+        "hcdc_echo", "1.1", changes={"needs_validation": True}, make_current=True
+    )
+    selection = ingest(factory, [write_naco_dark(tmp_path / "d.fits")])
+    factory.workflows().add(CHAIN)
+    uid = user_id(factory)
+    launched = factory.workflows().launch(
+        "chain", WorkflowLaunchRequest(selection=selection), user_id=uid
+    )
+    steps = {p.workflow_step: p.id for p in launched.processes}
+    run_worker(factory)
+    parent = factory.processes().get(steps["a"])
+    assert parent.status == "waiting_validation" and parent.validation_status == "to_validate"
+    assert factory.processes().get(steps["b"]).status == "queued"
+    factory.processes().set_validation(steps["a"], "valid", user_id=uid)
+    run_worker(factory)
+    child = factory.processes().get(steps["b"])
+    assert child.status == "done", child.error
+    assert parent.outputs and [i.data_file_id for i in child.inputs] == parent.outputs

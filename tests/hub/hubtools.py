@@ -72,7 +72,7 @@ def hub_settings_env(data_dir: Path) -> dict[str, str]:
 def prepare_demo(data_dir: Path) -> Factory:
     """The demo (quick night) installed in ``data_dir``, as `hcdc up` would find it."""
     factory = Factory(Settings(data_dir=data_dir, resolve_targets=False))
-    install_demo(factory, quick=True)
+    install_demo(factory, quick=True, reduce=False)
     return factory
 
 

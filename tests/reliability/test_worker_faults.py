@@ -34,7 +34,7 @@ EXECUTORS = [
 
 
 def _worker(settings, executor: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = hcdc_env(settings, HCDC_WORKER_STALE_AFTER_S="30")
+    env = hcdc_env(settings, HCDC_WORKER__STALE_AFTER_S="30")
     with log.open("ab") as out:
         return subprocess.Popen(
             [

@@ -29,6 +29,10 @@ pytestmark = [
 
 NCOMP = 20
 NEGFC_NCOMP = 5
+#: beta Pic's flux in a 1xFWHM aperture in the cube's units: VIP's published ``starphot`` for
+#: this sequence (the non-coronagraphic PSF before normalisation, rescaled to the science
+#: integration time; Absil et al. 2013, A&A 559, L12).
+BETAPIC_STARPHOT = 764939.6
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +133,7 @@ def test_recipe_chain_on_beta_pic(tmp_path, naco_betapic):
             "mask_center_px": data.fwhm,
             "fwhm": data.fwhm,
             "negfc_ncomp": NEGFC_NCOMP,
+            "starphot": BETAPIC_STARPHOT,
         },
         output_dir=tmp_path / "char",
     )
@@ -137,7 +142,27 @@ def test_recipe_chain_on_beta_pic(tmp_path, naco_betapic):
     assert len(table) == 1
     assert table["sep_arcsec"][0].value == pytest.approx(0.45, abs=0.03)
     assert table["snr"][0].value >= 5
-    # The distributed PSF is already scaled (not in ADU of the cube): the contrast is the
-    # flux over the PSF's 1xFWHM aperture flux recorded as star_flux.
-    star_flux = table.meta["star_flux"]
-    assert table["contrast"][0].value == pytest.approx(table["flux"][0].value / star_flux)
+    # The distributed PSF is normalised: the star's flux is the observers' photometry.
+    assert table.meta["star_flux"] == BETAPIC_STARPHOT
+    assert table["contrast"][0].value == pytest.approx(table["flux"][0].value / BETAPIC_STARPHOT)
+    assert table["delta_mag"][0].value == pytest.approx(7.8, abs=0.4)
+
+
+def test_star_center_defaults_on_the_naco_agpm_cube(tmp_path, naco_betapic):
+    """With no parameter, centring finds the AGPM dark hole, as the tuned fit does."""
+    from hcdc_kernel.demo.naco import write_naco_betapic
+
+    cube, psf, angles = write_naco_betapic(naco_betapic.directory.parents[1], tmp_path)
+    centre = run_hci_recipe(
+        "hci_star_center",
+        inputs={"SCIENCE": [cube], "ANGLES": [angles], "PSF": [psf]},
+        params={},
+        output_dir=tmp_path / "center",
+    )
+    assert centre.status == "ok", centre.error
+    tuned = fit_star_core(naco_betapic.cube, fwhm=4.6, xy=(51, 51), box=7, negative=True)
+    table = Table.read(centre.product("HCI_STAR_CENTERS").path, hdu=1)
+    assert np.allclose(table["x"], tuned.x, atol=0.05)
+    assert np.allclose(table["y"], tuned.y, atol=0.05)
+    assert centre.qc["rms_center_x"] < 0.15 and centre.qc["n_fallback"] == 0
+    assert centre.qc["fwhm_px"] == pytest.approx(4.6, abs=0.15)

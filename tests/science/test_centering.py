@@ -7,8 +7,10 @@ import pytest
 
 from hcdc_kernel.hci.centering import (
     diagonal_intersection,
+    find_star_feature,
     fit_profile,
     fit_star_core,
+    locate_star,
     recenter_cube,
     shift_frames,
     waffle_centers,
@@ -93,3 +95,29 @@ def test_shift_frames_integer_shift_is_exact_away_from_edges():
     cube = rng.normal(size=(1, 32, 32))
     shifted = shift_frames(cube, dx=[2.0], dy=[-1.0])
     assert np.allclose(shifted[0, 5:-5, 5:-5], np.roll(cube[0], (-1, 2), axis=(0, 1))[5:-5, 5:-5])
+
+
+def _vortex_cube(positions, *, size=41, fwhm=4.0, seed=2):
+    """Frames of a vortex coronagraph: a bright halo with a dark hole on the star."""
+    rng = np.random.default_rng(seed)
+    c = size // 2
+    frames = []
+    for x, y in positions:
+        halo = gaussian_psf(size, 3.0 * fwhm, x0=x - c, y0=y - c)
+        hole = gaussian_psf(size, fwhm, x0=x - c, y0=y - c)
+        frame = 500.0 * halo * (1.0 - 0.9 * hole) + 20.0
+        frames.append(frame + rng.normal(scale=1.0, size=(size, size)))
+    return np.array(frames)
+
+
+def test_locate_star_tells_a_vortex_dark_hole_from_a_core():
+    positions = np.array([(20.6, 19.7), (20.4, 19.5), (20.7, 19.8)])
+    hole = locate_star(_vortex_cube(positions), fwhm=4.0)
+    assert hole.method == "dark_hole_gaussian"
+    assert np.allclose(np.c_[hole.x, hole.y], positions, atol=0.1)
+    feature = find_star_feature(_vortex_cube(positions)[0], fwhm=4.0)
+    assert feature.kind == "dark_hole" and feature.depth > 1.1
+    core = locate_star(_star_cube(positions), fwhm=4.0)
+    assert core.method == "core_gaussian"
+    assert np.allclose(np.c_[core.x, core.y], positions, atol=0.05)
+    assert hole.fallback == () and core.fallback == ()

@@ -85,3 +85,13 @@ def test_negfc_bad_inputs(make_adi_cube):
         negfc(syn.cube, syn.angles[:-1], syn.psf, x=20, y=20, fwhm=4.0)
     with pytest.raises(ValueError, match="closer"):
         negfc(syn.cube, syn.angles, syn.psf, x=15, y=16, fwhm=4.0)
+
+
+def test_merge_sources_keeps_the_brightest_of_close_sources():
+    from hcdc_kernel.hci.characterization import merge_sources
+
+    kept = merge_sources(
+        [61.77, 61.74, 40.2], [61.72, 61.79, 52.8], [8.6, 8.8, 5.7], min_distance=4.6
+    )
+    assert kept == (1, 2)
+    assert merge_sources([], [], [], min_distance=4.0) == ()

@@ -9,10 +9,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+from hcdc_kernel.jobs.manifest import JobManifest
 from hcdc_kernel.products.companions import CompanionTable
 from hcdc_kernel.products.provenance import meta_from_header
 from hcdc_kernel.recipes.hci import HCI_RECIPES, run_hci_recipe
-from hcdc_kernel.recipes.manifest import Manifest
 from hcdc_kernel.recipes.registry import hci_recipe_specs
 
 EXPECTED = {
@@ -40,18 +40,22 @@ def _write_raw(path, data, dpr_type, **cards):
 
 
 def _science_files(tmp_path, syn, *, angles=None):
-    """A raw OBJECT cube with its angles in a PARANG table, and an OBJECT,FLUX PSF."""
+    """A raw OBJECT cube with its angles in a PARANG table, and an OBJECT,FLUX PSF.
+
+    Both are integrated 1 s (``ESO DET DIT``): the PSF's flux is the star's in the cube.
+    """
     cube_path = tmp_path / "science.fits"
     header = fits.Header()
     header["HIERARCH ESO DPR TYPE"] = "OBJECT"
     header["OBJECT"] = "SYNTH"
     header["HIERARCH HCDC PIXSCALE"] = 0.0272
+    header["HIERARCH ESO DET DIT"] = 1.0
     values = syn.angles if angles is None else angles
     table = fits.BinTableHDU(Table({"PARANG": np.asarray(values)}), name="ANGLES")
     fits.HDUList([fits.PrimaryHDU(data=syn.cube.astype(np.float32), header=header), table]).writeto(
         cube_path
     )
-    psf_path = _write_raw(tmp_path / "psf.fits", syn.psf * 1000.0, "OBJECT,FLUX")
+    psf_path = _write_raw(tmp_path / "psf.fits", syn.psf * 1000.0, "OBJECT,FLUX", ESO_DET_DIT=1.0)
     return cube_path, psf_path
 
 
@@ -94,7 +98,7 @@ def test_chain_center_adi_snr_characterisation(tmp_path, make_adi_cube):
     before = fit_star_core(syn.cube, fwhm=4.0)
     assert centre.qc["mean_shift_x"] == pytest.approx(np.mean(before.shift_x) - 0.6, abs=0.05)
     assert centre.qc["mean_shift_y"] == pytest.approx(np.mean(before.shift_y) + 0.4, abs=0.05)
-    assert Manifest.read(tmp_path / "center") == centre
+    assert JobManifest.read(tmp_path / "center") == centre
     centred = centre.product("HCI_CENTERED_CUBE").path
     psf = centre.product("HCI_PSF").path
     with fits.open(centred) as hdul:
@@ -176,7 +180,7 @@ def test_frame_selection_recipe_and_empty_selection(tmp_path, make_adi_cube):
         ("angles_length", "parallactic angles"),
         ("nan", "NaN"),
         ("missing_psf", "PSF input"),
-        ("unknown_param", "unknown parameter 'bogus'"),
+        ("unknown_param", "param bogus: unknown parameter"),
         ("bad_value", "ncomp"),
         ("unknown_recipe", "unknown hci recipe"),
         ("headerless", "cannot tell the role"),
@@ -267,3 +271,102 @@ def test_contrast_curve_recipe(tmp_path, make_adi_cube):
     categories = [p.category for p in manifest.products]
     assert categories == ["HCI_CONTRAST_CURVE", "HCI_CONTRAST_CURVE"]
     assert 0 < manifest.qc["best_contrast"] < 1
+
+
+def test_star_center_defaults_find_a_vortex_dark_hole(tmp_path):
+    """No method, box or guess: the median frame shows a dark hole, which is fitted."""
+    from tests.science.conftest import gaussian_psf
+    from tests.science.test_centering import _vortex_cube
+
+    positions = np.array([(20.6, 19.7)] * 6) + np.linspace(-0.2, 0.2, 6)[:, None]
+    cube = _vortex_cube(positions)
+    header = fits.Header()
+    header["HIERARCH ESO DPR TYPE"] = "OBJECT"
+    header["HIERARCH HCDC PIXSCALE"] = 0.0272
+    angles = fits.BinTableHDU(Table({"PARANG": np.linspace(0, 50, 6)}), name="ANGLES")
+    cube_path = tmp_path / "vortex.fits"
+    fits.HDUList([fits.PrimaryHDU(cube.astype(np.float32), header), angles]).writeto(cube_path)
+    psf_path = _write_raw(tmp_path / "psf.fits", 100 * gaussian_psf(21, 4.0), "OBJECT,FLUX")
+    centre = run_hci_recipe(
+        "hci_star_center", inputs=[cube_path, psf_path], params={}, output_dir=tmp_path / "c"
+    )
+    assert centre.status == "ok", centre.error
+    table = Table.read(centre.product("HCI_STAR_CENTERS").path, hdu=1)
+    assert np.allclose(table["x"], positions[:, 0], atol=0.1)
+    assert np.allclose(table["y"], positions[:, 1], atol=0.1)
+    with fits.open(centre.product("HCI_CENTERED_CUBE").path) as hdul:
+        assert meta_from_header(hdul[0].header)[1]["method"] == "dark_hole_gaussian"
+        assert hdul[0].header["HCDC CENTRED"] is True
+        assert hdul[0].header["HCDC FWHM"] == pytest.approx(4.0, abs=0.1)
+
+
+def test_a_cube_marked_centred_is_passed_through(tmp_path, make_adi_cube):
+    syn = make_adi_cube(n_frames=6, size=25)
+    cube_path, _ = _science_files(tmp_path, syn)
+    with fits.open(cube_path, mode="update") as hdul:
+        hdul[0].header["HIERARCH HCDC CENTRED"] = True
+    centre = run_hci_recipe(
+        "hci_star_center", inputs=[cube_path], params={"fwhm": 4.0}, output_dir=tmp_path / "c"
+    )
+    assert centre.status == "ok", centre.error
+    assert centre.qc["mean_shift_x"] == 0.0 and centre.qc["mean_shift_y"] == 0.0
+    with fits.open(centre.product("HCI_CENTERED_CUBE").path) as hdul:
+        assert meta_from_header(hdul[0].header)[1]["method"] == "none"
+        np.testing.assert_array_equal(hdul[0].data, syn.cube.astype(np.float32))
+
+
+def test_snr_map_reads_the_fwhm_the_adi_recorded(tmp_path, make_adi_cube):
+    """Centring fits the FWHM on the PSF; ADI and then the S/N map need no fwhm parameter."""
+    syn = make_adi_cube(n_frames=12, size=31, noise=1.0, companions=[(9.0, 60.0, 300.0)])
+    cube_path, psf_path = _science_files(tmp_path, syn)
+    centre = run_hci_recipe(
+        "hci_star_center", inputs=[cube_path, psf_path], params={}, output_dir=tmp_path / "c"
+    )
+    assert centre.status == "ok", centre.error
+    adi = run_hci_recipe(
+        "hci_adi_pca",
+        inputs=[centre.product("HCI_CENTERED_CUBE").path],
+        params={"ncomp": 2},
+        output_dir=tmp_path / "adi",
+    )
+    assert adi.status == "ok", adi.error
+    final = adi.product("HCI_FINAL_IMAGE").path
+    assert fits.getheader(final)["HCDC FWHM"] == pytest.approx(4.0, abs=0.1)
+    assert adi.qc["fwhm_px"] == pytest.approx(4.0, abs=0.1)
+    snr = run_hci_recipe("hci_snr_map", inputs=[final], params={}, output_dir=tmp_path / "snr")
+    assert snr.status == "ok", snr.error
+    assert snr.qc["snr_max"] > 5
+
+
+def test_companion_fits_closer_than_a_fwhm_are_one_companion(tmp_path, make_adi_cube, monkeypatch):
+    """Two S/N maxima whose NEGFC fits meet (0.05 px apart) are listed once, the brighter."""
+    from hcdc_kernel.hci.characterization import Detection, NegfcResult
+    from hcdc_kernel.recipes.hci import hci_companion_characterization as recipe
+
+    def fit_at(x: float) -> NegfcResult:
+        return NegfcResult(
+            x=x, y=21.0, sep_px=9.0, pa_deg=270.0, flux=300.0, sep_err=0.1, pa_err=0.5,
+            flux_err=10.0, snr=9.0, throughput=0.5, chi2=1.0, n_evaluations=10,
+            uncertainty="noise",
+        )
+
+    detections = (
+        Detection(x=29, y=21, snr=9.0, sep_px=9.0, pa_deg=270.0),
+        Detection(x=24, y=24, snr=6.0, sep_px=5.0, pa_deg=300.0),
+    )
+    fits_ = iter([fit_at(29.0), fit_at(29.05)])
+    monkeypatch.setattr(recipe, "detect_sources", lambda *a, **k: detections)
+    monkeypatch.setattr(recipe, "negfc", lambda *a, **k: next(fits_))
+    syn = make_adi_cube(n_frames=8, size=41)
+    cube_path, psf_path = _science_files(tmp_path, syn)
+    manifest = run_hci_recipe(
+        "hci_companion_characterization",
+        inputs=[cube_path, psf_path],
+        params={"ncomp": 2, "fwhm": 4.0},
+        output_dir=tmp_path / "char",
+    )
+    assert manifest.status == "ok", manifest.error
+    table = CompanionTable.read(manifest.product("HCI_COMPANION_TABLE").path)
+    assert len(table) == 1
+    assert table.table["x"][0].value == 29.0 and table.table["snr"][0].value == 9.0
+    assert table.meta["n_merged"] == 1

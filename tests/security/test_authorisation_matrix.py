@@ -35,7 +35,7 @@ from hcdc_server.app import create_app
 from hcdc_server.config import Settings
 from hcdc_server.factory import Factory
 from hcdc_server.models.processes import LaunchRequest
-from hcdc_server.schema.tables import Process
+from hcdc_server.schema.tables import Process, ProcessAttribute
 from tests.api.client import ApiClient, api_client
 from tests.dispatch.helpers import write_naco_dark
 
@@ -251,6 +251,19 @@ def on_fresh_p(
     return build
 
 
+def attribute(key: str, body: dict[str, Any] | None = None) -> Build:
+    """P's extended attribute ``key``, set beforehand (so that removing it can succeed)."""
+
+    def build(world: World, caller: str) -> tuple[str, dict[str, Any]]:
+        pid = world.ids["p"]
+        with world.factory.sessions.begin() as session:
+            session.merge(ProcessAttribute(process_id=pid, key=key, value="before"))
+        url = f"/api/processes/{pid}/attributes/{key}"
+        return url, {} if body is None else {"json": body}
+
+    return build
+
+
 def on_w_data(suffix: str = "") -> Build:
     return lambda world, caller: (f"/api/data/{world.ids['w_data']}{suffix}", {})
 
@@ -369,6 +382,12 @@ RULES: dict[tuple[str, str], list[Case]] = {
     ],
     ("POST", "/api/processes/{process_id}/cancel"): [
         Case("P queued", on_fresh_p("/cancel", "queued"), act_p(200))
+    ],
+    ("PUT", "/api/processes/{process_id}/attributes/{key}"): [
+        Case("quality of P", attribute("quality", {"value": "good"}), act_p(200))
+    ],
+    ("DELETE", "/api/processes/{process_id}/attributes/{key}"): [
+        Case("quality of P", attribute("quality"), act_p(204))
     ],
     # Launching: into a workspace its editors, owners and admins; inputs must be visible.
     ("POST", "/api/processes"): [

@@ -24,7 +24,7 @@ def _types(factory) -> Counter:
 
 
 def test_demo_ingests_expected_counts_per_frame_type(factory, tmp_path) -> None:
-    summary = install_demo(factory, quick=True)
+    summary = install_demo(factory, quick=True, reduce=False)
     expected = write_demo_nights(tmp_path / "again", quick=True).counts  # deterministic: same seed
     found = _types(factory)
     for frame_type, count in expected.items():
@@ -43,7 +43,7 @@ def test_demo_ingests_expected_counts_per_frame_type(factory, tmp_path) -> None:
         assert found["NACO_IMG_OBJECT_RAW"] >= 1
     assert factory.users().authenticate("demo", summary["token"]).login == "demo"
     # a second run ingests nothing new
-    again = install_demo(factory, quick=True)
+    again = install_demo(factory, quick=True, reduce=False)
     assert again["files"].get("ingested", 0) == 0
     assert _types(factory) == found
 
@@ -54,7 +54,9 @@ def test_demo_cli_prints_login_and_token(factory) -> None:
         "HCDC_RESOLVE_TARGETS": "false",
     }
     result = CliRunner().invoke(
-        main, ["--data-dir", str(factory.settings.data_dir), "demo", "--quick"], env=env
+        main,
+        ["--data-dir", str(factory.settings.data_dir), "demo", "--quick", "--no-reduce"],
+        env=env,
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)

@@ -1,7 +1,8 @@
 """The ``hci_*`` high-contrast imaging recipes.
 
-:data:`HCI_RECIPES` maps each recipe name to its :class:`HciRecipe`
-(parameters, input roles, outputs); :func:`run_hci_recipe` runs one on FITS
+:data:`HCI_RECIPES` maps each recipe name to its
+:class:`~hcdc_kernel.recipes.spec.RecipeSpec` (parameters, input roles,
+outputs, the function that runs it); :func:`run_hci_recipe` runs one on FITS
 files and writes its products, a log and ``manifest.json``.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from hcdc_kernel.jobs.context import JobContext, RecipeOutcome
+from hcdc_kernel.jobs.manifest import JobManifest
 from hcdc_kernel.recipes.hci import (
     hci_adi_pca,
     hci_companion_characterization,
@@ -21,14 +24,22 @@ from hcdc_kernel.recipes.hci import (
     hci_snr_map,
     hci_star_center,
 )
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
-from hcdc_kernel.recipes.hci.runner import execute
-from hcdc_kernel.recipes.manifest import Manifest
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
+from hcdc_kernel.recipes.hci.runner import load
+from hcdc_kernel.recipes.inprocess import execute, run_as_job
+from hcdc_kernel.recipes.spec import RecipeSpec
 
-__all__ = ["HCI_RECIPES", "HciRecipe", "Manifest", "RecipeError", "RecipeRun", "run_hci_recipe"]
+__all__ = [
+    "HCI_RECIPES",
+    "RecipeError",
+    "RecipeRun",
+    "hci_recipe",
+    "run_hci_recipe",
+    "run_job",
+]
 
 #: Every hci recipe by name.
-HCI_RECIPES: dict[str, HciRecipe] = {
+HCI_RECIPES: dict[str, RecipeSpec] = {
     module.RECIPE.name: module.RECIPE
     for module in (
         hci_star_center,
@@ -51,7 +62,7 @@ def run_hci_recipe(
     params: Mapping[str, str | float | int | bool],
     output_dir: Path,
     progress: Callable[[float], None] | None = None,
-) -> Manifest:
+) -> JobManifest:
     """Run an hci recipe on FITS files and write its products and ``manifest.json``.
 
     Parameters
@@ -72,11 +83,23 @@ def run_hci_recipe(
 
     Returns
     -------
-    Manifest
+    JobManifest
         ``status`` is ``"error"`` with a message for bad inputs or parameters
         (or any failure): the function never raises for them, and a failed run
         leaves no products.
     """
     return execute(
-        HCI_RECIPES, name, inputs=inputs, params=params, output_dir=output_dir, progress=progress
+        HCI_RECIPES,
+        name,
+        inputs=inputs,
+        params=params,
+        output_dir=output_dir,
+        load=load,
+        family="hci",
+        progress=progress,
     )
+
+
+def run_job(context: JobContext) -> RecipeOutcome | None:
+    """Run an ``hci_*`` recipe as a job (what the entry of their specs calls)."""
+    return run_as_job(context, run_hci_recipe)

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from hcdc_kernel.products.images import FinalImageProduct
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeRun
-from hcdc_kernel.recipes.hci.outputs import FWHM_PARAM, PXSCALE_PARAM, resolve_fwhm
+from hcdc_kernel.recipes.hci.base import RecipeRun, hci_recipe
+from hcdc_kernel.recipes.hci.outputs import (
+    FWHM_PARAM,
+    PXSCALE_PARAM,
+    describe,
+    resolve_fwhm,
+    star_at_centre,
+    write_image_product,
+)
 from hcdc_kernel.recipes.hci.processing import (
     ADI_PARAMS,
     ANGLES_SLOT,
@@ -17,11 +24,14 @@ from hcdc_kernel.recipes.spec import InputSlot
 
 
 def run(run: RecipeRun) -> None:
-    """Post-process the centred cube and write the final derotated image."""
+    """Post-process the centred cube and write the final derotated image.
+
+    The FWHM (the parameter, the PSF's, or the one the centred cube records) is written in
+    the final image's header (``HIERARCH HCDC FWHM``) and QC, for the S/N map that follows.
+    """
     sequence = run.inputs.science()
     psf = run.inputs.psf(required=False)
-    needs_fwhm = run.params["mode"] == "annular"
-    fwhm = resolve_fwhm(run, psf) if needs_fwhm or float(run.params["fwhm"]) > 0 else 0.0
+    fwhm = resolve_fwhm(run, psf, required=run.params["mode"] == "annular")
     pxscale = run.inputs.pixscale(float(run.params["pxscale"]))
     run.progress(10.0, f"{run.params['mode']} ADI on {sequence.cube.shape[0]} frames")
     result = post_process(run, sequence.cube, sequence.angles, fwhm=fwhm)
@@ -35,17 +45,28 @@ def run(run: RecipeRun) -> None:
         "n_frames": int(sequence.cube.shape[0]),
         "rotation_deg": float(np.ptp(sequence.angles)),
     }
-    path = run.path("final_image.fits")
-    product = FinalImageProduct.create(result.final, meta=meta)
-    product.write(path)
-    qc = {"final_std": float(np.std(result.final)), "algorithm": result.algorithm}
-    run.add_product(path, FinalImageProduct.category, qc)
+    qc: dict[str, object] = {
+        "final_std": float(np.std(result.final)),
+        "algorithm": result.algorithm,
+    }
+    if fwhm:
+        qc["fwhm_px"] = fwhm
+    description = describe(
+        run,
+        pixscale=pxscale,
+        star_xy=star_at_centre(result.final.shape),
+        north_up=True,
+        fwhm=fwhm or None,
+        centred=True,
+    )
+    product = FinalImageProduct.create(result.final, meta=meta, description=description)
+    write_image_product(run, "final_image.fits", product, qc=qc)
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_adi_pca",
-    version="1.0",
+    version="1.1",
     description="ADI: median subtraction, full-frame PCA or annular PCA (rotation threshold).",
     inputs=(
         CENTERED_CUBE_SLOT,

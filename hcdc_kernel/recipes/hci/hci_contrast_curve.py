@@ -2,8 +2,10 @@
 
 Runs :func:`hcdc_kernel.hci.contrast.contrast_curve` (noise of the processed
 image, throughput from injected fake companions, Student small-sample
-correction of Mawet et al. 2014, star flux from the off-axis PSF times the
-exposure ratio) and writes the curve as FITS and ECSV.
+correction of Mawet et al. 2014) and writes the curve as FITS and ECSV. The
+star's flux is the ``starphot`` parameter or the off-axis PSF scaled to the
+science frames (:mod:`hcdc_kernel.recipes.hci.photometry`); without either the
+recipe refuses.
 """
 
 from __future__ import annotations
@@ -11,10 +13,21 @@ from __future__ import annotations
 import numpy as np
 
 from hcdc_kernel.hci.contrast import contrast_curve
-from hcdc_kernel.hci.fakes import psf_aperture_flux
 from hcdc_kernel.products.contrast_curve import CONTRAST_CURVE_CATEGORY, ContrastCurve
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeRun
-from hcdc_kernel.recipes.hci.outputs import FWHM_PARAM, PXSCALE_PARAM, resolve_fwhm
+from hcdc_kernel.recipes.hci.base import RecipeRun, hci_recipe
+from hcdc_kernel.recipes.hci.outputs import (
+    FWHM_PARAM,
+    PXSCALE_PARAM,
+    data_unit,
+    describe,
+    resolve_fwhm,
+    table_unit,
+)
+from hcdc_kernel.recipes.hci.photometry import (
+    EXPOSURE_RATIO_PARAM,
+    STARPHOT_PARAM,
+    resolve_star_flux,
+)
 from hcdc_kernel.recipes.hci.processing import (
     ADI_PARAMS,
     ANGLES_SLOT,
@@ -34,8 +47,9 @@ def run(run: RecipeRun) -> None:
     pxscale = run.inputs.pixscale(float(run.params["pxscale"]))
     algorithm, algo_params = algorithm_params(run, fwhm=fwhm)
     algo_params.pop("fwhm", None)  # contrast_curve adds it
-    exposure_ratio = float(run.params["exposure_ratio"])
-    starphot = float(run.params["starphot"]) or psf_aperture_flux(psf, fwhm=fwhm) * exposure_ratio
+    star = resolve_star_flux(run, psf, fwhm=fwhm)
+    starphot = star.value
+    run.log.info("star flux: %s", star.detail)
     run.progress(10.0, f"contrast curve with {algorithm}, star flux {starphot:.4g}")
     result = contrast_curve(
         sequence.cube,
@@ -54,16 +68,26 @@ def run(run: RecipeRun) -> None:
     run.progress(90.0, "writing the curve")
     extra = {
         "recipe": run.recipe.name,
-        "exposure_ratio": exposure_ratio,
+        "exposure_ratio": star.exposure_ratio,
+        "star_flux_source": star.source,
+        "star_flux_detail": star.detail,
         "inputs": [f.path.name for f in run.inputs.files],
     }
-    curve = ContrastCurve.from_result(result, extra=extra)
+    description = describe(run, pixscale=pxscale, fwhm=fwhm)
+    curve = ContrastCurve.from_result(
+        result,
+        extra=extra,
+        flux_unit=table_unit(data_unit(sequence.headers[0] if sequence.headers else None)),
+        description=description,
+    )
     finite = np.isfinite(curve.contrast) & (curve.contrast < 1)
     qc = {
         "n_separations": int(curve.contrast.size),
         "best_contrast": float(np.min(curve.contrast[finite])) if finite.any() else 1.0,
         "sigma": float(run.params["sigma"]),
         "algorithm": algorithm,
+        "star_flux": starphot,
+        "star_flux_source": star.source,
     }
     fits_path = curve.write_fits(run.path("contrast_curve.fits"))
     ecsv_path = curve.write_ecsv(run.path("contrast_curve.ecsv"))
@@ -72,9 +96,9 @@ def run(run: RecipeRun) -> None:
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_contrast_curve",
-    version="1.0",
+    version="1.1",
     description="Contrast curve: sigma-level detection limit with algorithmic throughput.",
     inputs=(
         CENTERED_CUBE_SLOT,
@@ -102,20 +126,8 @@ RECIPE = HciRecipe(
             minimum=1.0,
         ),
         ParamSpec("student", "bool", True, "Small-sample correction (Mawet et al. 2014)."),
-        ParamSpec(
-            "exposure_ratio",
-            "float",
-            1.0,
-            "Science over PSF exposure (DIT ratio / ND transmission).",
-            minimum=0.0,
-        ),
-        ParamSpec(
-            "starphot",
-            "float",
-            0.0,
-            "Star flux in a 1xFWHM aperture; 0 = from the PSF.",
-            minimum=0.0,
-        ),
+        EXPOSURE_RATIO_PARAM,
+        STARPHOT_PARAM,
     ),
     outputs=(CONTRAST_CURVE_CATEGORY,),
     run=run,

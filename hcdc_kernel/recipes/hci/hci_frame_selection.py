@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from numpy.typing import NDArray
 
 from hcdc_kernel.hci.frame_selection import select_frames
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
 from hcdc_kernel.recipes.hci.inputs import Sequence3D
-from hcdc_kernel.recipes.hci.outputs import FWHM_PARAM, PXSCALE_PARAM, write_cube, write_table
+from hcdc_kernel.recipes.hci.outputs import (
+    FWHM_PARAM,
+    PXSCALE_PARAM,
+    data_unit,
+    table_unit,
+    write_cube,
+    write_table,
+)
 from hcdc_kernel.recipes.hci.processing import ANGLES_SLOT, CENTERED_CUBE_SLOT
 from hcdc_kernel.recipes.spec import ParamSpec
 
@@ -94,7 +102,15 @@ def run(run: RecipeRun) -> None:
             "correlation": selection.correlation,
             "seeing": selection.seeing if selection.seeing is not None else np.full(n, np.nan),
             "tau0": selection.tau0 if selection.tau0 is not None else np.full(n, np.nan),
-        }
+        },
+        units={
+            "frame": u.dimensionless_unscaled,
+            "parang": "deg",
+            "flux": table_unit(data_unit(sequence.headers[0] if sequence.headers else None)),
+            "correlation": u.dimensionless_unscaled,
+            "seeing": "arcsec",
+            "tau0": "s",
+        },
     )
     for index in selection.rejected_indices:
         run.log.info("frame %d rejected: %s", index, ", ".join(selection.reasons[index]))
@@ -121,9 +137,9 @@ def run(run: RecipeRun) -> None:
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_frame_selection",
-    version="1.0",
+    version="1.1",
     description="Reject frames by PSF flux, correlation to the median frame, seeing and tau0.",
     inputs=(
         CENTERED_CUBE_SLOT,

@@ -7,8 +7,17 @@ import numpy as np
 from hcdc_kernel.hci.characterization import detect_sources
 from hcdc_kernel.hci.paco import paco_maps
 from hcdc_kernel.products.images import SnrMapProduct
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeRun
-from hcdc_kernel.recipes.hci.outputs import FWHM_PARAM, PXSCALE_PARAM, resolve_fwhm, write_image
+from hcdc_kernel.products.preview import SNR_RANGE
+from hcdc_kernel.recipes.hci.base import RecipeRun, hci_recipe
+from hcdc_kernel.recipes.hci.outputs import (
+    FWHM_PARAM,
+    PXSCALE_PARAM,
+    describe,
+    resolve_fwhm,
+    star_at_centre,
+    write_image,
+    write_image_product,
+)
 from hcdc_kernel.recipes.hci.processing import ANGLES_SLOT, CENTERED_CUBE_SLOT, OFF_AXIS_PSF_SLOT
 from hcdc_kernel.recipes.spec import ParamSpec
 
@@ -43,18 +52,25 @@ def run(run: RecipeRun) -> None:
         "snr_max": float(np.nanmax(result.snr)),
         "n_detections": len(detections),
     }
-    path = run.path("paco_snr_map.fits")
-    SnrMapProduct.create(snr, meta=meta).write(path)
-    run.add_product(path, SnrMapProduct.category, qc)
+    description = describe(
+        run, pixscale=pxscale, star_xy=star_at_centre(snr.shape), north_up=True, fwhm=fwhm
+    )
+    product = SnrMapProduct.create(snr, meta=meta, description=description.replace(bunit=""))
+    write_image_product(run, "paco_snr_map.fits", product, qc=qc, value_range=SNR_RANGE)
     write_image(
-        run, "paco_flux_map.fits", np.nan_to_num(result.flux), category="HCI_FLUX_MAP", meta=meta
+        run,
+        "paco_flux_map.fits",
+        np.nan_to_num(result.flux),
+        category="HCI_FLUX_MAP",
+        meta=meta,
+        description=description,
     )
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_paco",
-    version="1.0",
+    version="1.1",
     description="PACO detection (S/N) and flux maps through vip-hci's FastPACO.",
     inputs=(
         CENTERED_CUBE_SLOT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hcdc_kernel.hci.polarimetry import polarimetric_differential_imaging, split_beams
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
 from hcdc_kernel.recipes.hci.inputs import InputFile
 from hcdc_kernel.recipes.hci.outputs import PXSCALE_PARAM, write_image
 from hcdc_kernel.recipes.spec import InputSlot, ParamSpec
@@ -79,9 +79,9 @@ def run(run: RecipeRun) -> None:
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_polarimetry",
-    version="1.0",
+    version="1.1",
     description="IRDIS dual-polarisation double difference: Q, U, Qphi, Uphi.",
     instrument="SPHERE",
     inputs=(

@@ -9,14 +9,22 @@ PCA library.
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
 from hcdc_kernel.hci.reference_library import select_reference_frames
 from hcdc_kernel.products.images import FinalImageProduct
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
 from hcdc_kernel.recipes.hci.inputs import InputFile
-from hcdc_kernel.recipes.hci.outputs import FWHM_PARAM, PXSCALE_PARAM, write_table
+from hcdc_kernel.recipes.hci.outputs import (
+    FWHM_PARAM,
+    PXSCALE_PARAM,
+    describe,
+    star_at_centre,
+    write_image_product,
+    write_table,
+)
 from hcdc_kernel.recipes.hci.processing import ANGLES_SLOT, post_process
 from hcdc_kernel.recipes.spec import InputSlot, ParamSpec
 
@@ -67,7 +75,8 @@ def run(run: RecipeRun) -> None:
             "score": selection.scores,
             "selected": chosen,
             "rank": rank,
-        }
+        },
+        units={"frame": u.one, "score": u.one, "rank": u.one},
     )
     meta = {
         "recipe": run.recipe.name,
@@ -100,15 +109,24 @@ def run(run: RecipeRun) -> None:
         "fwhm_px": float(run.params["fwhm"]) or None,
         "references": sorted({f.path.name for f in reference_files}),
     }
-    path = run.path("final_image.fits")
-    FinalImageProduct.create(result.final, meta=final_meta).write(path)
-    run.add_product(path, FinalImageProduct.category, {"final_std": float(np.std(result.final))})
+    fwhm = float(run.params["fwhm"]) or None
+    description = describe(
+        run,
+        pixscale=pxscale,
+        star_xy=star_at_centre(result.final.shape),
+        north_up=True,
+        fwhm=fwhm,
+    )
+    product = FinalImageProduct.create(result.final, meta=final_meta, description=description)
+    write_image_product(
+        run, "final_image.fits", product, qc={"final_std": float(np.std(result.final))}
+    )
     run.qc.update(qc_lib)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_rdi_pca",
-    version="1.0",
+    version="1.1",
     description="RDI full-frame PCA with a reference library chosen by similarity.",
     inputs=(
         InputSlot(

@@ -9,7 +9,15 @@ import numpy as np
 from hcdc_kernel.hci.characterization import detect_sources
 from hcdc_kernel.hci.snr import snr_map
 from hcdc_kernel.products.images import SnrMapProduct
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
+from hcdc_kernel.products.preview import SNR_RANGE
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
+from hcdc_kernel.recipes.hci.inputs import instrument_pixscale
+from hcdc_kernel.recipes.hci.outputs import (
+    describe,
+    recorded_fwhm,
+    star_at_centre,
+    write_image_product,
+)
 from hcdc_kernel.recipes.spec import InputSlot, ParamSpec
 
 
@@ -20,9 +28,12 @@ def run(run: RecipeRun) -> None:
     if image.shape[0] != 1:
         raise RecipeError(f"{item.path.name} is a cube, a single final image is expected")
     meta = json.loads(item.header.get("HCDC META", "{}"))
-    fwhm = float(run.params["fwhm"]) or float(meta.get("fwhm_px") or 0.0)
+    fwhm = float(run.params["fwhm"]) or recorded_fwhm(item.header)
     if not fwhm > 0:
-        raise RecipeError("the FWHM is unknown: give the fwhm parameter")
+        raise RecipeError(
+            f"the FWHM is unknown: {item.path.name} does not record it (HIERARCH HCDC FWHM); "
+            "give the fwhm parameter"
+        )
     run.progress(10.0, f"S/N map, FWHM {fwhm:.2f} px")
     snr = snr_map(
         image[0], fwhm=fwhm, exclude_negative_lobes=bool(run.params["exclude_negative_lobes"])
@@ -43,15 +54,23 @@ def run(run: RecipeRun) -> None:
         "statistics": "Mawet et al. 2014 two-sample t-test",
         "exclude_negative_lobes": bool(run.params["exclude_negative_lobes"]),
     }
-    path = run.path("snr_map.fits")
-    SnrMapProduct.create(snr, meta=out_meta).write(path)
-    run.add_product(path, SnrMapProduct.category, qc)
+    description = describe(
+        run,
+        source=item,
+        bunit="",
+        pixscale=instrument_pixscale(item.header),
+        star_xy=star_at_centre(snr.shape),
+        north_up=True,
+        fwhm=fwhm,
+    )
+    product = SnrMapProduct.create(snr, meta=out_meta, description=description)
+    write_image_product(run, "snr_map.fits", product, qc=qc, value_range=SNR_RANGE)
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_snr_map",
-    version="1.0",
+    version="1.1",
     description="S/N map with the small-sample statistics of Mawet et al. 2014.",
     inputs=(
         InputSlot(

@@ -4,26 +4,33 @@ With star-center (waffle) frames the star is at the intersection of the
 diagonals of the four satellite spots (:func:`hcdc_kernel.hci.centering.waffle_centers`),
 measured on those frames and applied to every science frame; otherwise a 2-D
 Gaussian or Moffat is fitted to the stellar core of each frame, or to the
-dark hole of a vortex coronagraph (``method=dark_hole``), as vip-hci's
-``cube_recenter_2dfit``.
+dark hole of a vortex coronagraph, as vip-hci's ``cube_recenter_2dfit``
+(:func:`hcdc_kernel.hci.centering.locate_star`; by default, ``method=auto``,
+the median frame tells a core from a dark hole). A cube whose header says it
+is centred (``HIERARCH HCDC CENTRED = T``, as this recipe writes it) is passed
+through unshifted (``method=none`` does so for any cube).
 """
 
 from __future__ import annotations
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
 from hcdc_kernel.hci.centering import (
     StarCenters,
-    fit_star_core,
+    locate_star,
     recenter_cube,
     waffle_centers,
 )
-from hcdc_kernel.recipes.hci.base import HciRecipe, RecipeError, RecipeRun
+from hcdc_kernel.products.description import CENTRED_KEY
+from hcdc_kernel.recipes.hci.base import RecipeError, RecipeRun, hci_recipe
 from hcdc_kernel.recipes.hci.outputs import (
     FWHM_PARAM,
     PXSCALE_PARAM,
+    describe,
     resolve_fwhm,
+    star_at_centre,
     write_cube,
     write_image,
     write_table,
@@ -40,10 +47,29 @@ SCIENCE_TYPES = (
 )
 
 
+def _marked_centred(run: RecipeRun) -> bool:
+    """Whether every science input says its star is already on the frame centre."""
+    science = run.inputs.of_role("SCIENCE")
+    return bool(science) and all(f.header.get(CENTRED_KEY) is True for f in science)
+
+
 def _centers(run: RecipeRun, cube: np.ndarray, fwhm: float) -> StarCenters:
     method = str(run.params["method"])
     if method == "auto":
-        method = "waffle" if run.inputs.has("STAR_CENTER") else "core"
+        if run.inputs.has("STAR_CENTER"):
+            method = "waffle"
+        elif _marked_centred(run):
+            method = "none"
+    if method == "none":
+        n = cube.shape[0]
+        x, y = star_at_centre(cube.shape)
+        return StarCenters(
+            x=np.full(n, x),
+            y=np.full(n, y),
+            method="none",
+            frame_shape=(cube.shape[1], cube.shape[2]),
+            fwhm=np.full(n, fwhm),
+        )
     x0, y0 = float(run.params["x"]), float(run.params["y"])
     xy = (x0, y0) if x0 >= 0 and y0 >= 0 else None
     box = int(run.params["box"]) or None
@@ -66,8 +92,16 @@ def _centers(run: RecipeRun, cube: np.ndarray, fwhm: float) -> StarCenters:
             spots=spots.spots,
         )
     model = str(run.params["model"])
-    negative = method == "dark_hole"
-    return fit_star_core(cube, fwhm=fwhm, xy=xy, box=box, model=model, negative=negative)  # type: ignore[arg-type]
+    kind = "auto" if method == "auto" else method
+    try:
+        centers = locate_star(cube, fwhm=fwhm, xy=xy, box=box, model=model, kind=kind)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise RecipeError(f"centring failed: {exc}") from exc
+    if centers.fallback:
+        run.log.warning(
+            "the fit failed in frame(s) %s: they take the median centre", list(centers.fallback)
+        )
+    return centers
 
 
 def run(run: RecipeRun) -> None:
@@ -79,12 +113,13 @@ def run(run: RecipeRun) -> None:
     run.progress(10.0, f"{sequence.cube.shape[0]} science frames, FWHM {fwhm:.2f} px")
     centers = _centers(run, sequence.cube, fwhm)
     run.progress(60.0, f"centres measured ({centers.method})")
-    recentred = recenter_cube(sequence.cube, centers)
+    recentred = sequence.cube if centers.method == "none" else recenter_cube(sequence.cube, centers)
     meta = {
         "recipe": run.recipe.name,
         "method": centers.method,
         "fwhm_px": fwhm,
         "inputs": [str(f.path.name) for f in sequence.files],
+        "fallback_frames": list(centers.fallback),
     }
     qc = {
         "n_frames": int(sequence.cube.shape[0]),
@@ -92,6 +127,8 @@ def run(run: RecipeRun) -> None:
         "mean_shift_y": float(np.mean(centers.shift_y)),
         "rms_center_x": float(np.std(centers.x)),
         "rms_center_y": float(np.std(centers.y)),
+        "n_fallback": len(centers.fallback),
+        "fwhm_px": fwhm,
     }
     table = Table(
         {
@@ -102,9 +139,33 @@ def run(run: RecipeRun) -> None:
             "shift_y": centers.shift_y,
             "fwhm": centers.fwhm,
             "parang": sequence.angles,
-        }
+        },
+        units={
+            "frame": u.dimensionless_unscaled,
+            "x": "pix",
+            "y": "pix",
+            "shift_x": "pix",
+            "shift_y": "pix",
+            "fwhm": "pix",
+            "parang": "deg",
+        },
     )
-    write_table(run, "star_centers.fits", table, category="HCI_STAR_CENTERS", meta=meta, qc=qc)
+    centred = describe(
+        run,
+        pixscale=pxscale,
+        star_xy=star_at_centre(recentred.shape),
+        fwhm=fwhm,
+        centred=True,
+    )
+    write_table(
+        run,
+        "star_centers.fits",
+        table,
+        category="HCI_STAR_CENTERS",
+        meta=meta,
+        qc=qc,
+        description=centred.replace(bunit=None, star_xy=None),
+    )
     write_cube(
         run,
         "centered_cube.fits",
@@ -114,18 +175,34 @@ def run(run: RecipeRun) -> None:
         meta=meta,
         pixscale=pxscale,
         qc=qc,
+        description=centred,
     )
     write_image(
-        run, "angles.fits", sequence.angles, category="HCI_ANGLES", meta=meta, pixscale=pxscale
+        run,
+        "angles.fits",
+        sequence.angles,
+        category="HCI_ANGLES",
+        meta=meta,
+        pixscale=pxscale,
+        description=centred.replace(bunit="deg", star_xy=None, centred=None),
     )
     if psf is not None:
-        write_image(run, "psf.fits", psf, category="HCI_PSF", meta=meta, pixscale=pxscale)
+        psf_file = run.inputs.of_role("PSF")[0]
+        write_image(
+            run,
+            "psf.fits",
+            psf,
+            category="HCI_PSF",
+            meta=meta,
+            pixscale=pxscale,
+            description=describe(run, source=psf_file, pixscale=pxscale, fwhm=fwhm),
+        )
     run.qc.update(qc)
 
 
-RECIPE = HciRecipe(
+RECIPE = hci_recipe(
     name="hci_star_center",
-    version="1.0",
+    version="1.1",
     description="Star position per frame (waffle spots or 2-D fit of the core/dark hole) "
     "and the recentred cube.",
     inputs=(
@@ -151,9 +228,10 @@ RECIPE = HciRecipe(
             "method",
             "str",
             "auto",
-            "auto (waffle when star-center frames are given, else core), waffle, core, or "
-            "dark_hole (vortex coronagraph).",
-            choices=("auto", "waffle", "core", "dark_hole"),
+            "auto (waffle with star-center frames; none for a cube marked HCDC CENTRED; "
+            "else core or dark hole, told from the median frame), waffle, core, dark_hole "
+            "(vortex coronagraph), or none (already centred: no shift).",
+            choices=("auto", "waffle", "core", "dark_hole", "none"),
         ),
         ParamSpec(
             "model",

@@ -45,6 +45,7 @@ ANGLES_COLUMNS = ("PARANG", "ANGLE", "ANGLES")
 #: Roles of hcdc products, by category.
 CATEGORY_ROLES: dict[str, str] = {
     "HCI_CENTERED_CUBE": "SCIENCE",
+    "IRD_SCIENCE_CUBE": "SCIENCE",
     "HCI_ANGLES": "ANGLES",
     "HCI_PSF": "PSF",
     "HCI_FINAL_IMAGE": "FINAL_IMAGE",

@@ -22,7 +22,11 @@ ALGORITHM_BY_MODE = {
 
 #: Input slots most hci recipes share.
 CENTERED_CUBE_SLOT = InputSlot(
-    "SCIENCE", ("HCI_CENTERED_CUBE",), min_count=1, doc="Centred cube.", primary=True
+    "SCIENCE",
+    ("HCI_CENTERED_CUBE", "IRD_SCIENCE_CUBE"),
+    min_count=1,
+    doc="Centred cube (with its angles), e.g. an IRDIS field from ird_preprocess.",
+    primary=True,
 )
 ANGLES_SLOT = InputSlot(
     "ANGLES", ("HCI_ANGLES",), min_count=0, max_count=1, doc="Parallactic angles."

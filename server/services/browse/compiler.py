@@ -18,11 +18,11 @@ from sqlalchemy import ColumnElement, FromClause, Select, func, select
 from hcdc_server.exceptions import InvalidInputError
 from hcdc_server.models.api import BrowseRequest
 from hcdc_server.services.browse.rules import Context, SwitchRule
-from hcdc_server.services.browse.values import FilterLimits
+from hcdc_server.services.browse.values import FilterLimits, parse_switch
 from hcdc_server.services.browse.vocabulary import Vocabulary
 from hcdc_server.services.visibility import Viewer, check_browse_scope, visible
 
-_SORT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\s(ASC|DESC|asc|desc))?\s*$")
+_SORT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\s(ASC|DESC))?\s*$", re.IGNORECASE)
 _COUNT = re.compile(r"^\s*count\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*$", re.IGNORECASE)
 
 
@@ -182,12 +182,14 @@ def compile_browse(
 ) -> CompiledBrowse:
     """Check ``request`` against ``vocabulary``, ``viewer`` and ``limits``; 400/403 naming the
     problem."""
-    filters = request.browse_filters
+    filters = _upper_names(request.browse_filters)
     for name, raw in filters.items():
         limits.check(name, raw)
     check_browse_scope(viewer, [filters[n] for n in vocabulary.workspace_filters if n in filters])
     switches_on = frozenset(
-        name for name, value in filters.items() if name in vocabulary.switches and value is True
+        name
+        for name, value in filters.items()
+        if name in vocabulary.switches and parse_switch(value, name=name)
     )
     context = Context(viewer=viewer, switches=switches_on)
     where: list[ColumnElement[bool]] = [visible(viewer, vocabulary.resource)]
@@ -197,7 +199,7 @@ def compile_browse(
             choices = [*vocabulary.filters, *vocabulary.switches]
             raise InvalidInputError(_unknown("filter or switch", name, vocabulary, choices))
         modifies = rule.modifies if isinstance(rule, SwitchRule) else None
-        if modifies and raw is True and modifies not in filters:
+        if modifies and name in switches_on and modifies not in filters:
             raise InvalidInputError(f"switch {name} needs the filter {rule.modifies}")
         predicate = rule.predicate(name, raw, context)
         if predicate is not None:
@@ -220,10 +222,24 @@ def _unknown(what: str, name: str, vocabulary: Vocabulary, choices: Iterable[str
     return f"unknown {what} {name!r} for {vocabulary.endpoint}{hint}"
 
 
+def _upper_names(filters: dict[str, Any]) -> dict[str, Any]:
+    """Filter and switch names in upper case, as the seed spells them (``process_status`` is
+    ``PROCESS_STATUS``); a name given twice in different cases is refused."""
+    named: dict[str, Any] = {}
+    for name, raw in filters.items():
+        upper = name.upper()
+        if upper in named:
+            raise InvalidInputError(f"filter {upper} given twice (names ignore case)")
+        named[upper] = raw
+    return named
+
+
 def _check_key(setting: str, key: str, vocabulary: Vocabulary) -> str:
-    if key not in vocabulary.keys:
-        raise InvalidInputError(_unknown(f"{setting} key", key, vocabulary, vocabulary.keys))
-    return key
+    """An item key, case-insensitively (``PROCESS_DATE`` is ``process_date``); 400 if unknown."""
+    lower = key.strip().lower()
+    if lower not in vocabulary.keys:
+        raise InvalidInputError(_unknown(f"{setting} key", lower, vocabulary, vocabulary.keys))
+    return lower
 
 
 def _parse_sort(text: str, vocabulary: Vocabulary) -> Sort:

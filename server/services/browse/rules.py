@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -36,7 +36,9 @@ from hcdc_server.services.browse.values import (
     Interval,
     ValueType,
     coerce,
+    is_int_text,
     parse_condition,
+    parse_switch,
 )
 from hcdc_server.services.visibility import Resource, Viewer, visible
 
@@ -105,6 +107,93 @@ class IdListRule(ColumnRule):
         if isinstance(raw, str) and "," in raw:
             raw = [part.strip() for part in raw.split(",") if part.strip()]
         return super().predicate(name, raw, context)
+
+
+@dataclass(frozen=True)
+class EnumRule(ColumnRule):
+    """A column holding one of a fixed set of values (a status, a launcher type).
+
+    Values match case-insensitively (``"TO_VALIDATE"`` is ``to_validate``); any other value is
+    refused with a 400 naming the allowed ones, never silently matching nothing. Wildcards and
+    ranges compare the stored text as for any string column.
+    """
+
+    allowed: tuple[str, ...] = ()
+
+    def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool]:
+        condition = parse_condition(raw, "str", name=name)
+        by_lower = {value.lower(): value for value in self.allowed}
+        canonical = []
+        for value in condition.equals:
+            found = by_lower.get(str(value).strip().lower())
+            if found is None:
+                raise InvalidInputError(
+                    f"filter {name}: unknown value {value!r}; allowed: {', '.join(self.allowed)}"
+                )
+            canonical.append(found)
+        return replace(condition, equals=tuple(dict.fromkeys(canonical))).on(self.column)
+
+
+@dataclass(frozen=True)
+class IdOrNameRule(Rule):
+    """A foreign key given by id or by the related row's name (RECIPE: ``12`` or
+    ``"naco_img_dark"``, a wildcard too); ranges are on the id. The item key is the id."""
+
+    fk: ColumnElement[Any]
+    related_key: ColumnElement[Any]
+    name_column: ColumnElement[Any]
+    value_type: ValueType = "int"
+
+    def key_expression(self) -> ColumnElement[Any]:
+        return self.fk
+
+    def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool]:
+        if raw is None or isinstance(raw, dict) or raw == []:
+            return parse_condition(raw, "int", name=name).on(self.fk)
+        items = raw if isinstance(raw, list) else [raw]
+        names = [i for i in items if isinstance(i, str) and not is_int_text(i)]
+        ids = [i for i in items if not (isinstance(i, str) and not is_int_text(i))]
+        parts: list[ColumnElement[bool]] = []
+        if ids:
+            parts.append(parse_condition(ids, "int", name=name).on(self.fk))
+        if names:
+            condition = parse_condition(names, "str", name=name)
+            related = select(self.related_key).where(condition.on(self.name_column))
+            parts.append(self.fk.in_(related.scalar_subquery()))
+        return parts[0] if len(parts) == 1 else or_(*parts)
+
+
+#: The predicate of a label on the main table, given the caller's context.
+LabelPredicate = Callable[[Context], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class LabelledRule(Rule):
+    """A rule whose string values may also be labels with a meaning of their own.
+
+    The seed shows pipeline versions as ``production`` (the current version) or ``test``; hcdc
+    stores version numbers. A value equal to a label (case-insensitively) matches the label's
+    predicate, and the value taken literally too; everything else is the inner rule's.
+    """
+
+    inner: Rule
+    labels: Mapping[str, LabelPredicate]
+    value_type: ValueType = "str"
+    join: str | None = None
+
+    def key_expression(self) -> ColumnElement[Any] | None:
+        return self.inner.key_expression()
+
+    def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool] | None:
+        literal = self.inner.predicate(name, raw, context)
+        if raw is None or isinstance(raw, dict):
+            return literal
+        items = raw if isinstance(raw, list) else [raw]
+        chosen = sorted({i.strip().lower() for i in items if isinstance(i, str)} & set(self.labels))
+        if not chosen:
+            return literal
+        parts = [self.labels[label](context) for label in chosen]
+        return or_(*([literal] if literal is not None else []), *parts)
 
 
 @dataclass(frozen=True)
@@ -418,11 +507,7 @@ class SwitchRule(Rule):
     value_type: ValueType = "bool"
 
     def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool] | None:
-        if not isinstance(raw, bool):
-            raise InvalidInputError(f"switch {name}: expected true or false, got {raw!r}")
-        if not raw:
-            return None
-        return self.when_on
+        return self.when_on if parse_switch(raw, name=name) else None
 
 
 @dataclass(frozen=True)
@@ -433,6 +518,4 @@ class CallerRule(Rule):
     value_type: ValueType = "bool"
 
     def predicate(self, name: str, raw: Any, context: Context) -> ColumnElement[bool] | None:
-        if not isinstance(raw, bool):
-            raise InvalidInputError(f"switch {name}: expected true or false, got {raw!r}")
-        return self.column == context.user_id if raw else None
+        return self.column == context.user_id if parse_switch(raw, name=name) else None

@@ -113,6 +113,15 @@ class Condition:
         return parts[0] if len(parts) == 1 else or_(*parts)
 
 
+def is_int_text(value: Any) -> bool:
+    """Whether ``value`` is an integer or a string spelling one (``"12"``)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (
+        isinstance(value, str) and bool(_INT_TEXT.match(value.strip()))
+    )
+
+
 def wildcard_to_like(text: str) -> str:
     """``HD 10*`` -> ``HD 10%`` with LIKE's own metacharacters escaped."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -163,10 +172,31 @@ def _str(value: Any) -> str:
     return text
 
 
+#: What a switch or a boolean filter accepts: JSON booleans, 1/0 and their strings.
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
 def _bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    raise TypeError("expected true or false")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+    raise TypeError('expected true or false (also 1/0, "true"/"false")')
+
+
+def parse_switch(raw: Any, *, name: str) -> bool:
+    """A switch's value: ``true``/``false``, ``1``/``0`` or those as strings; 400 otherwise."""
+    try:
+        return _bool(raw)
+    except TypeError as exc:
+        raise InvalidInputError(
+            f'switch {name}: expected true or false (or 1/0, "true"/"false"), got {raw!r}'
+        ) from exc
 
 
 def _date(value: Any) -> date:

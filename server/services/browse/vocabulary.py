@@ -8,13 +8,14 @@ keys listed here: nothing a client sends reaches SQL as an identifier.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, FromClause, Select, Table, or_, select
+from sqlalchemy import ColumnElement, FromClause, Select, Table, and_, not_, or_, select
 
+from hcdc_kernel.enums import ProcessStatus, ValidationStatus
 from hcdc_server.schema import tables as t
 from hcdc_server.services.browse.rules import (
     AttributeRule,
@@ -23,7 +24,11 @@ from hcdc_server.services.browse.rules import (
     ConeRule,
     Context,
     DatePartRule,
+    EnumRule,
     IdListRule,
+    IdOrNameRule,
+    LabelledRule,
+    LabelPredicate,
     LinkedFileRule,
     LookupRule,
     MjdRule,
@@ -126,6 +131,65 @@ def _date_rules(prefix: str, column: ColumnElement[Any]) -> dict[str, Rule]:
     }
 
 
+#: How a process was launched (``processes.launcher_type``).
+LAUNCHER_TYPES = ("user", "workflow", "auto")
+
+
+def _version_labels(current: Callable[[], ColumnElement[bool]]) -> dict[str, LabelPredicate]:
+    """The seed's pipeline version labels: ``production`` is the current version, ``test`` any
+    other one (``current`` builds "made by the current version" on the main table)."""
+    return {
+        "production": lambda context: current(),
+        "test": lambda context: not_(current()),
+    }
+
+
+def _current_recipe() -> ColumnElement[bool]:
+    return P.recipe_id.in_(select(R.id).where(R.is_current.is_(True)).scalar_subquery())
+
+
+def _current_workflow() -> ColumnElement[bool]:
+    return P.workflow_id.in_(select(WF.id).where(WF.is_current.is_(True)).scalar_subquery())
+
+
+def _output_version_labels() -> dict[str, LabelPredicate]:
+    """DATA_PIPELINE_VERSION labels on process_list: outputs (that the caller sees) carrying a
+    pipeline version, made by the current version of the process's recipe, or another."""
+
+    def made(current: bool) -> LabelPredicate:
+        def predicate(context: Context) -> ColumnElement[bool]:
+            outputs = (
+                select(PO.process_id)
+                .join(t.DataFile.__table__, D.id == PO.data_file_id)
+                .where(D.pipeline_version.is_not(None))
+            )
+            seen = context.visible("data")
+            if seen is not None:
+                outputs = outputs.where(seen)
+            by_version = _current_recipe() if current else not_(_current_recipe())
+            return and_(P.id.in_(outputs.scalar_subquery()), by_version)
+
+        return predicate
+
+    return {"production": made(True), "test": made(False)}
+
+
+def _data_version_labels() -> dict[str, LabelPredicate]:
+    """DATA_PIPELINE_VERSION labels on data_list: files carrying a pipeline version whose
+    producing process ran the current version of its recipe, or another."""
+
+    def made(current: bool) -> LabelPredicate:
+        def predicate(context: Context) -> ColumnElement[bool]:
+            recipes = select(R.id).where(R.is_current.is_(current))
+            producers = select(P.id).where(P.recipe_id.in_(recipes.scalar_subquery()))
+            files = select(PO.data_file_id).where(PO.process_id.in_(producers.scalar_subquery()))
+            return and_(D.pipeline_version.is_not(None), D.id.in_(files.scalar_subquery()))
+
+        return predicate
+
+    return {"production": made(True), "test": made(False)}
+
+
 def _producers(ids: ColumnElement[Any]) -> Select[Any]:
     """Processes that produced an input of the given processes."""
     inputs = select(PI.data_file_id).where(PI.process_id.in_(ids))
@@ -171,18 +235,28 @@ def process_vocabulary() -> Vocabulary:
         "USER": LookupRule(P.user_id, U.id, U.login, join="user"),
         "USER_EMAIL": LookupRule(P.user_id, U.id, U.email, join="user"),
         "LAUNCHER": _LauncherRule(),
-        "LAUNCHER_TYPE": ColumnRule(P.launcher_type),
-        "RECIPE": ColumnRule(P.recipe_id, "int"),
+        "LAUNCHER_TYPE": EnumRule(P.launcher_type, allowed=LAUNCHER_TYPES),
+        "RECIPE": IdOrNameRule(P.recipe_id, R.id, R.name),
         "RECIPE_NAME": LookupRule(P.recipe_id, R.id, R.name, join="recipe"),
-        "PIPELINE_VERSION": LookupRule(P.recipe_id, R.id, R.version, join="recipe"),
+        "PIPELINE_VERSION": LabelledRule(
+            LookupRule(P.recipe_id, R.id, R.version, join="recipe"),
+            _version_labels(_current_recipe),
+            join="recipe",
+        ),
         "RECIPE_PRESET": ColumnRule(P.recipe_preset),
         "WORKFLOW": LookupRule(P.workflow_id, WF.id, WF.name, join="workflow"),
-        "WORKFLOW_PIPELINE_VERSION": LookupRule(P.workflow_id, WF.id, WF.version, join="workflow"),
+        "WORKFLOW_PIPELINE_VERSION": LabelledRule(
+            LookupRule(P.workflow_id, WF.id, WF.version, join="workflow"),
+            _version_labels(_current_workflow),
+            join="workflow",
+        ),
         "WORKFLOW_PRESET": LookupRule(P.batch_id, B.id, B.workflow_preset, join="batch"),
         "WORKFLOW_STEP": ColumnRule(P.workflow_step),
         "WORKFLOW_RECIPE": LookupRule(P.recipe_id, R.id, R.name, also=P.workflow_id.is_not(None)),
-        "PROCESS_STATUS": ColumnRule(P.status),
-        "PROCESS_VALIDATION_STATUS": ColumnRule(P.validation_status),
+        "PROCESS_STATUS": EnumRule(P.status, allowed=tuple(s.value for s in ProcessStatus)),
+        "PROCESS_VALIDATION_STATUS": EnumRule(
+            P.validation_status, allowed=tuple(s.value for s in ValidationStatus)
+        ),
         "PROCESS_DATE": ColumnRule(P.created_at, "datetime"),
         **_date_rules("PROCESS_DATE", P.created_at),
         "RUN_SERVER": ColumnRule(P.server),
@@ -205,7 +279,9 @@ def process_vocabulary() -> Vocabulary:
         "INSTRUMENT_FILTER": input_file(D.instrument_filter),
         "EXP_TIME": input_file(D.exptime, "float"),
         "STANDARD": input_file(D.is_standard, "bool"),
-        "DATA_PIPELINE_VERSION": LinkedFileRule(P.id, outputs, D.id, D.pipeline_version),
+        "DATA_PIPELINE_VERSION": LabelledRule(
+            LinkedFileRule(P.id, outputs, D.id, D.pipeline_version), _output_version_labels()
+        ),
         "DATA_FILE_ID": LinkedFileRule(P.id, inputs + outputs, D.id, None, "int"),
         "DATA_IN_OUT": RelatedByRule(
             P.id,
@@ -224,7 +300,9 @@ def process_vocabulary() -> Vocabulary:
         ),
         "FILTER_PROCESS_EXCLUDE_REPROCESSED": SwitchRule(P.reprocessed_by_id.is_(None)),
         "FILTER_NO_WORKSPACE": SwitchRule(P.workspace_id.is_(None)),
-        "FILTER_PROCESS_NEED_VALIDATION": SwitchRule(P.validation_status == "to_validate"),
+        "FILTER_PROCESS_NEED_VALIDATION": SwitchRule(
+            P.validation_status == ValidationStatus.TO_VALIDATE.value
+        ),
         "FILTER_PIPELINE_CURRENT_VERSION": SwitchRule(
             P.recipe_id.in_(select(R.id).where(R.is_current.is_(True)).scalar_subquery())
         ),
@@ -341,7 +419,9 @@ def data_vocabulary() -> Vocabulary:
         "RAW": ColumnRule(D.is_raw, "bool"),
         "PUBLIC": ColumnRule(D.is_public, "bool"),
         "DATA_STATUS": ColumnRule(D.status),
-        "DATA_PIPELINE_VERSION": ColumnRule(D.pipeline_version),
+        "DATA_PIPELINE_VERSION": LabelledRule(
+            ColumnRule(D.pipeline_version), _data_version_labels()
+        ),
         "PROCESS_ID": RelatedByRule(
             D.id,
             {"producer": _produced_by, "consumer": _consumed_by},
