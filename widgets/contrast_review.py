@@ -226,6 +226,10 @@ class ContrastReview(w.VBox):
         """The overlay, the ratios to the reference and the S/N maps (HoloViews objects)."""
         import holoviews as hv
 
+        if "bokeh" not in hv.Store.renderers:
+            # Plot options need the Bokeh plotting extension: load it (nothing is displayed)
+            # where the notebook has not called ``hv.extension`` itself.
+            hv.renderer("bokeh")
         reference = self.entries[int(self.reference_id or self.process_ids[0])]
         entries = [self.entries[i] for i in self.process_ids]
         curves = hv.Overlay(

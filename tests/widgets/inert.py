@@ -5,7 +5,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 #: Tags and attributes the widgets themselves write; anything else came from data.
-OWN_TAGS = frozenset({"a", "b", "br", "h3", "i", "pre", "span", "style", "table", "td", "th", "tr"})
+OWN_TAGS = frozenset(
+    {"a", "b", "br", "code", "h3", "i", "pre", "small", "span", "style", "table", "td", "th", "tr"}
+)
 OWN_ATTRIBUTES = frozenset({"download", "href", "style"})
 SAFE_HREF = ("data:image/png;", "data:text/csv;", "data:text/plain;", "http:", "https:")
 
