@@ -68,11 +68,12 @@ PXSCALE_PARAM = ParamSpec(
 )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with mappings, sequences, paths and arrays turned into JSON types."""
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "tolist") and callable(value.tolist):
@@ -170,7 +171,7 @@ def product_header(
     header[f"HIERARCH {CATEGORY_KEY}"] = category
     info = dict(meta)
     info.setdefault("software", software_versions())
-    header[f"HIERARCH {META_KEY}"] = json.dumps(_jsonable(info), sort_keys=True)
+    header[f"HIERARCH {META_KEY}"] = json.dumps(jsonable(info), sort_keys=True)
     if description is not None:
         header.extend(description.cards(naxis=naxis), update=True)
     if pixscale is not None:

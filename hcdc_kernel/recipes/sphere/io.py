@@ -27,7 +27,7 @@ from hcdc_kernel.frames import classify
 from hcdc_kernel.products.description import ProductDescription, inherited_cards
 from hcdc_kernel.products.preview import PREVIEW_CATEGORY, preview_path, write_preview
 from hcdc_kernel.products.provenance import CATEGORY_KEY
-from hcdc_kernel.recipes.hci.outputs import product_header
+from hcdc_kernel.recipes.hci.outputs import jsonable, product_header
 from hcdc_kernel.recipes.registry import accepts
 from hcdc_kernel.recipes.spec import RecipeSpec
 from hcdc_kernel.recipes.sphere.base import RecipeError, RecipeRun
@@ -139,18 +139,6 @@ class SphereInputs:
 # -- products ---------------------------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist") and callable(value.tolist):
-        return value.tolist()
-    return value
-
-
 def qc_cards(qc: Mapping[str, Any]) -> fits.Header:
     """``HIERARCH HCDC QC <NAME>`` cards of the scalar QC values."""
     header = fits.Header()
@@ -217,7 +205,7 @@ def write_product(
     }
     header = product_header(
         category,
-        _jsonable(info),
+        jsonable(info),
         description=description,
         naxis=0 if values is None else values.ndim,
     )
