@@ -78,6 +78,8 @@ def _until(condition, what: str, *, timeout_s: float = 90.0, process=None, log=N
 
 @pytest.mark.slow
 @pytest.mark.parametrize("executor", EXECUTORS)
+# Timing under a loaded 2-core machine: one rerun; failing twice is a real failure.
+@pytest.mark.flaky(reruns=1)
 def test_killed_job_and_killed_worker_leave_no_process_stuck_or_run_twice(
     factory, settings, tmp_path, executor
 ):
