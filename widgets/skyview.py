@@ -1,15 +1,16 @@
 """SkyView: the pointings of browsed frames on the sky (ipyaladin), working offline.
 
-ipyaladin imports Aladin Lite from a CDN (esm.sh). Where the browser cannot reach it, SkyView
-serves the ``aladin-lite`` npm build from this machine instead: the widget's front end asks the
-kernel for the bundle, which sends it as a binary buffer, and imports it from a blob URL. The
-build is looked up in ``$HCDC_ALADIN_LITE_JS``, then ``<prefix>/share/hcdc/aladin-lite/<version>/``
-and ``~/.cache/hcdc/aladin-lite/<version>/``; :func:`install_aladin_lite` fetches it with npm.
-Sky survey tiles still come from the CDS: offline the background is blank, the pointings show.
+ipyaladin imports Aladin Lite from a CDN (esm.sh); hcdc pages must work without one. SkyView
+ships the ``aladin-lite`` npm build (``static/aladin-lite/``, the version ipyaladin imports) and
+its front end asks the kernel for it, which sends it as a binary buffer, imported from a blob
+URL. ``$HCDC_ALADIN_LITE_JS`` overrides the build; ``aladin_source="cdn"`` uses the CDN instead.
+Sky survey tiles come from the CDS: when the browser cannot reach them, the view says so in
+plain words and still draws the pointings.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -35,12 +36,52 @@ __all__ = ["SkyView", "aladin_lite_version", "find_aladin_lite", "install_aladin
 _WIDGET_JS = Path(sys.modules[Aladin.__module__].__file__ or "").parent / "static" / "widget.js"
 _IMPORT = re.compile(r'import (\w+) ?from ?"(https://[^"]*aladin-lite@([^"/]+))";var (\w+)=\1;')
 _INITIALIZE = re.compile(r"async function (\w+)\(\{model:(\w+)\}\)\{await (\w+)\.init\}")
-_MESSAGE = "hcdc_aladin_lite"
+# Minified names may hold "$".
+_EXPORT = re.compile(
+    r"var ([\w$]+)=\{initialize:([\w$]+),render:([\w$]+)\};export\{\1 as default\};"
+)
+_SHIPPED = Path(__file__).resolve().parent / "static" / "aladin-lite"
+# A small file of the default survey (DSS colour, Aladin Lite's first image layer).
+SURVEY_PROBE_URL = "https://alasky.cds.unistra.fr/DSS/DSSColor/properties"
+OFFLINE_NOTICE = (
+    "Sky survey images cannot be reached from this browser (offline or blocked): "
+    "the background stays blank; the pointings are drawn."
+)
 
 _LOADER = """
 const __hcdcCdn = %(cdn)s;
+const __hcdcSurveyProbe = %(probe)s;
 function __hcdcTimeout(ms) {
   return new Promise((_, reject) => setTimeout(() => reject(new Error("CDN timeout")), ms));
+}
+async function __hcdcProbeSurvey(model, notice) {
+  // The default survey's tiles come from the CDS; a browser that cannot reach them draws a
+  // blank background, which users mistake for "no data" unless told.
+  try {
+    await Promise.race([
+      fetch(__hcdcSurveyProbe, {mode: "no-cors", cache: "no-store"}),
+      __hcdcTimeout(6000),
+    ]);
+    model.set("survey_status", "reachable");
+  } catch (error) {
+    notice.textContent = %(offline)s;
+    notice.style.display = "block";
+    model.set("survey_status", "unreachable");
+  }
+  model.save_changes();
+}
+function __hcdcRender(render) {
+  return (args) => {
+    const cleanup = render(args);
+    const notice = document.createElement("div");
+    notice.className = "hcdc-sky-notice";
+    notice.setAttribute("role", "status");
+    notice.style.cssText = "display:none;padding:4px 8px;font:13px sans-serif;" +
+      "background:#fff3cd;color:#664d03;border:1px solid #ffecb5";
+    args.el.appendChild(notice);
+    __hcdcProbeSurvey(args.model, notice);
+    return cleanup;
+  };
 }
 async function __hcdcLoadAladin(model) {
   const source = model.get("aladin_source");
@@ -52,15 +93,15 @@ async function __hcdcLoadAladin(model) {
       console.warn("hcdc: Aladin Lite CDN unreachable, using the local build", error);
     }
   }
-  const bytes = await new Promise((resolve, reject) => {
-    const onMessage = (message, buffers) => {
-      if (!message || message.event_name !== "%(message)s") return;
-      model.off("msg:custom", onMessage);
-      if (message.error) reject(new Error(message.error)); else resolve(buffers[0]);
-    };
-    model.on("msg:custom", onMessage);
-    model.send({event_type: "%(message)s"});
-  });
+  // The build comes with the widget's state (a binary trait): a custom message sent back by
+  // the kernel while the model initialises never reaches it in Voila.
+  const bundle = model.get("_aladin_bundle");
+  if (!bundle || bundle.byteLength === 0) {
+    throw new Error(model.get("_aladin_bundle_error") || "no local Aladin Lite build");
+  }
+  const bytes = bundle.buffer
+    ? bundle.buffer.slice(bundle.byteOffset, bundle.byteOffset + bundle.byteLength)
+    : bundle;
   console.info("hcdc: local Aladin Lite build received", bytes.byteLength, "bytes");
   const url = URL.createObjectURL(new Blob([bytes], {type: "text/javascript"}));
   try {
@@ -80,7 +121,7 @@ def _patched_esm() -> tuple[str, str]:
     """ipyaladin's front end loading Aladin Lite through ``__hcdcLoadAladin``; its version."""
     source = _WIDGET_JS.read_text()
     found = _IMPORT.search(source)
-    if found is None or _INITIALIZE.search(source) is None:
+    if found is None or _INITIALIZE.search(source) is None or _EXPORT.search(source) is None:
         raise RuntimeError(
             f"ipyaladin's front end ({_WIDGET_JS}) has an unexpected shape; SkyView cannot add "
             "its offline loader (a newer ipyaladin?)"
@@ -94,7 +135,18 @@ def _patched_esm() -> tuple[str, str]:
         ),
         source,
     )
-    loader = _LOADER % {"cdn": f'"{cdn}"', "message": _MESSAGE}
+    source = _EXPORT.sub(
+        lambda m: (
+            f"var {m.group(1)}={{initialize:{m.group(2)},render:__hcdcRender({m.group(3)})}};"
+            f"export{{{m.group(1)} as default}};"
+        ),
+        source,
+    )
+    loader = _LOADER % {
+        "cdn": json.dumps(cdn),
+        "probe": json.dumps(SURVEY_PROBE_URL),
+        "offline": json.dumps(OFFLINE_NOTICE),
+    }
     return loader + source, version
 
 
@@ -108,9 +160,19 @@ def _candidates(version: str) -> list[Path]:
     configured = os.environ.get("HCDC_ALADIN_LITE_JS")
     if configured:
         paths.append(Path(configured))
+    if shipped_aladin_lite_version() == version:
+        paths.append(_SHIPPED / "aladin.js")
     paths.append(Path(sys.prefix) / "share" / "hcdc" / "aladin-lite" / version / "aladin.js")
     paths.append(_cache_dir(version) / "aladin.js")
     return paths
+
+
+def shipped_aladin_lite_version() -> str | None:
+    """The version of the Aladin Lite build shipped with hcdc, or ``None`` if absent."""
+    version_file = _SHIPPED / "VERSION"
+    if not (version_file.is_file() and (_SHIPPED / "aladin.js").is_file()):
+        return None
+    return version_file.read_text().strip()
 
 
 def _cache_dir(version: str) -> Path:
@@ -162,36 +224,50 @@ class SkyView(Aladin):
     Attributes (traitlets)
     ----------------------
     aladin_source : str
-        ``"auto"`` (CDN, else the local build), ``"cdn"`` or ``"local"``.
+        ``"local"`` (default: the build shipped with hcdc, sent by the kernel), ``"auto"``
+        (CDN, else the local build) or ``"cdn"``.
     aladin_loaded_from : str
         ``"local"`` once the front end has loaded the local build.
+    survey_status : str
+        ``"reachable"`` or ``"unreachable"`` once the browser has tried the survey server
+        (``""`` before); unreachable also shows a notice over the view.
     pointings : list of dict
         ``{"id", "ra", "dec", "title", "description"}`` of the frames shown (plain text;
         Aladin Lite's marker popups, which are HTML, get it escaped).
     """
 
     _esm = _patched_esm()[0]
-    aladin_source = traitlets.Unicode("auto").tag(sync=True)
+    aladin_source = traitlets.Unicode("local").tag(sync=True)
     aladin_loaded_from = traitlets.Unicode("").tag(sync=True)
+    survey_status = traitlets.Unicode("").tag(sync=True)
+    _aladin_bundle = traitlets.Bytes(b"").tag(sync=True)
+    _aladin_bundle_error = traitlets.Unicode("").tag(sync=True)
     pointings = traitlets.List(traitlets.Dict())
 
-    def __init__(self, *, aladin_source: str = "auto", **kwargs: Any) -> None:
+    def __init__(self, *, aladin_source: str = "local", **kwargs: Any) -> None:
         kwargs.setdefault("height", 400)
         kwargs.setdefault("fov", 1.0)
         super().__init__(**kwargs)
         self.aladin_source = aladin_source
-        self.on_msg(self._on_bundle_request)
+        if aladin_source == "local":  # the default does not fire the observer
+            self._attach_bundle({"new": aladin_source})
 
-    def _on_bundle_request(self, _: Any, message: Mapping[str, Any], buffers: Any) -> None:
-        if message.get("event_type") != _MESSAGE:
+    @traitlets.observe("aladin_source")
+    def _attach_bundle(self, change: Mapping[str, Any]) -> None:
+        if change["new"] == "cdn":
+            self._aladin_bundle = b""
             return
         found = find_aladin_lite()
         if found is None:
-            error = "no local Aladin Lite build: run hcdc_widgets.skyview.install_aladin_lite()"
-            warnings.warn(error, RuntimeWarning, stacklevel=1)
-            self.send({"event_name": _MESSAGE, "error": error})
+            error = (
+                "no local Aladin Lite build: reinstall hcdc, or run "
+                "hcdc_widgets.skyview.install_aladin_lite()"
+            )
+            warnings.warn(error, RuntimeWarning, stacklevel=2)
+            self._aladin_bundle_error = error
+            self._aladin_bundle = b""
             return
-        self.send({"event_name": _MESSAGE}, buffers=[found.read_bytes()])
+        self._aladin_bundle = found.read_bytes()
 
     def show_pointings(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Mark the pointing of each row (``coord_ra``/``coord_dec`` or ``ra``/``dec``, deg).
@@ -225,7 +301,12 @@ class SkyView(Aladin):
             name="hcdc pointings",
             color="#ff7f0e",
         )
-        self.target = _centre(pointings)
+        centre = _centre(pointings)
+        self.target = f"{centre[0]} {centre[1]}"
+        # Zoom out far enough to show every pointing (Aladin Lite caps the field at 180 deg).
+        spread = max(_separation(centre, (p["ra"], p["dec"])) for p in pointings)
+        if 2.5 * spread > self.fov.deg:
+            self.fov = min(180.0, 2.5 * spread)
         return len(pointings)
 
     def follow(self, browser: Any) -> None:
@@ -238,8 +319,15 @@ def _is_masked(value: Any) -> bool:
     return value is np.ma.masked
 
 
-def _centre(pointings: list[dict[str, Any]]) -> str:
-    """The mean direction of the pointings as ``"ra dec"`` (deg)."""
+def _separation(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Angular distance (deg) between two (ra, dec) directions in degrees."""
+    ra1, dec1, ra2, dec2 = map(math.radians, (*a, *b))
+    cos = math.sin(dec1) * math.sin(dec2) + math.cos(dec1) * math.cos(dec2) * math.cos(ra1 - ra2)
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+def _centre(pointings: list[dict[str, Any]]) -> tuple[float, float]:
+    """The mean direction of the pointings, (ra, dec) in degrees."""
     x = y = z = 0.0
     for p in pointings:
         ra, dec = math.radians(p["ra"]), math.radians(p["dec"])
@@ -248,4 +336,17 @@ def _centre(pointings: list[dict[str, Any]]) -> str:
         z += math.sin(dec)
     ra = math.degrees(math.atan2(y, x)) % 360.0
     dec = math.degrees(math.atan2(z, math.hypot(x, y)))
-    return f"{ra} {dec}"
+    return ra, dec
+
+
+def _ship() -> None:
+    """Refresh the build shipped in ``static/aladin-lite`` from the npm registry."""
+    target = install_aladin_lite(dest=_SHIPPED)
+    (_SHIPPED / "VERSION").write_text(aladin_lite_version() + "\n")
+    print(f"{target} ({target.stat().st_size} bytes), aladin-lite {aladin_lite_version()}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--ship"]:
+        raise SystemExit("usage: python -m hcdc_widgets.skyview --ship")
+    _ship()

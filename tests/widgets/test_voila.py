@@ -86,36 +86,60 @@ def test_process_browser_accept_through_voila(browser, live_server, tmp_path):
         dc.close()
 
 
-def test_skyview_falls_back_to_the_local_build_when_the_cdn_is_unreachable(
+def _orange_pixels(png: bytes) -> int:
+    """Pixels of the pointing markers' colour (#ff7f0e) in a screenshot."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
+    target = np.array([0xFF, 0x7F, 0x0E])
+    return int((np.abs(rgb - target).sum(axis=2) < 60).sum())
+
+
+def test_skyview_draws_the_pointings_offline_and_says_the_survey_is_unreachable(
     browser, live_server, tmp_path
 ):
-    """The front end notices the blocked CDN and asks the kernel for the local build.
-
-    Whether the bundle then renders in headless Chromium is not asserted here (see
-    ``test_skyview_kernel_sends_the_local_build`` for the kernel side).
-    """
+    """With nothing but the local servers reachable, the shipped Aladin Lite draws the pointings
+    of the browsed frames and a notice says the survey images cannot be reached."""
     source = (
         "import hcdc_kernel as hk\n"
         "from hcdc_widgets import DataBrowser, SkyView\n"
         "browser = DataBrowser(hk.connect(progress=False), load_choices=False)\n"
-        "sky = SkyView()\n"
+        "sky = SkyView(fov=2.0)\n"
         "sky.follow(browser)\n"
         "sky\n"
     )
     server, url, log = _serve_voila(tmp_path, source, live_server.env)
-    try:
-        page = browser.new_page(viewport={"width": 1000, "height": 700})
-        blocked: list[str] = []
+    off_host: list[str] = []
 
-        def refuse(route):
-            blocked.append(route.request.url)
+    def only_local(route):
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:")):
+            route.continue_()
+        else:
+            off_host.append(route.request.url)
             route.abort()
 
-        page.route("https://esm.sh/**", refuse)
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.route("**/*", only_local)
         with page.expect_console_message(
-            lambda message: "using the local build" in message.text, timeout=120_000
+            lambda message: "local Aladin Lite build received" in message.text, timeout=120_000
         ):
             page.goto(url, timeout=120_000)
+        notice = page.locator(".hcdc-sky-notice")
+        notice.wait_for(state="visible", timeout=60_000)
+        assert "cannot be reached" in notice.inner_text()
+        view = page.locator(".aladin-widget").first
+        view.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 60
+        drawn = 0
+        while time.monotonic() < deadline:
+            drawn = _orange_pixels(view.screenshot())
+            if drawn > 20:
+                break
+            # Not time.sleep: Playwright answers the page's requests only while it waits.
+            page.wait_for_timeout(1000)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "voila-skyview-offline.png"))
         page.close()
@@ -123,20 +147,29 @@ def test_skyview_falls_back_to_the_local_build_when_the_cdn_is_unreachable(
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    assert any("aladin-lite" in u for u in blocked)
+    assert drawn > 20, "no pointing marker drawn"
+    # The CDN build was never asked for: the page needs nothing from outside.
+    assert not any("esm.sh" in u or "aladin-lite@" in u for u in off_host)
+    assert any("alasky" in u for u in off_host)
 
 
-def test_skyview_kernel_sends_the_local_build(monkeypatch, tmp_path):
+def test_skyview_ships_the_aladin_lite_build_ipyaladin_imports(monkeypatch, tmp_path):
+    from hcdc_widgets import skyview
     from hcdc_widgets.skyview import SkyView
 
+    # The build shipped with hcdc is the version the installed ipyaladin imports.
+    assert skyview.shipped_aladin_lite_version() == skyview.aladin_lite_version()
+    monkeypatch.delenv("HCDC_ALADIN_LITE_JS", raising=False)
+    shipped = skyview.find_aladin_lite()
+    assert shipped is not None and shipped.parent.name == "aladin-lite"
+    assert SkyView()._aladin_bundle == shipped.read_bytes()
+    assert SkyView(aladin_source="cdn")._aladin_bundle == b""
+    # A site may put another build in place.
     bundle = tmp_path / "aladin.js"
     bundle.write_text("export default {init: Promise.resolve()};")
     monkeypatch.setenv("HCDC_ALADIN_LITE_JS", str(bundle))
-    sky = SkyView(aladin_source="local")
-    sent = []
-    monkeypatch.setattr(sky, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    sky._handle_custom_msg({"event_type": "hcdc_aladin_lite"}, [])
-    assert sent == [({"event_name": "hcdc_aladin_lite"}, [bundle.read_bytes()])]
+    sky = SkyView(aladin_source="auto")
+    assert sky._aladin_bundle == bundle.read_bytes()
     assert (
         sky.show_pointings(
             [
