@@ -4,7 +4,10 @@ Controls are ipywidgets; the figures are HoloViews (Bokeh) in Panel panes (``plo
 hovering a curve shows its process, algorithm, parameters and pipeline version. The reference's
 curve is drawn dashed and every curve's ratio to it is plotted below; the S/N maps sit side by
 side. ``export`` writes the overlay as PNG (Matplotlib) and every curve as CSV, offered as links.
-Call ``pn.extension(inline=True)`` first so that it works offline.
+
+The panes are embedded as an ipywidget (jupyter_bokeh), not through Panel's own notebook comms:
+Voila has no pyviz lab extension, so those figures would draw once and never redraw. Call
+``pn.extension(inline=True)`` first so that it works offline.
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ class ContrastReview(w.VBox):
     process_ids = traitlets.List(traitlets.Int())
     reference_id = traitlets.Int(None, allow_none=True)
 
-    def __init__(self, client: HcdcClient | None = None, *, height: int = 380) -> None:
+    def __init__(
+        self, client: HcdcClient | None = None, *, height: int = 380, width: int = 860
+    ) -> None:
         import panel as pn
 
         self.client = client or connect()
@@ -110,12 +115,10 @@ class ContrastReview(w.VBox):
         )
         self._export_button = w.Button(description="Export PNG + CSV", icon="download")
         self.downloads = w.HTML()
-        self.curves_pane = pn.pane.HoloViews(None, height=height, sizing_mode="stretch_width")
-        self.ratio_pane = pn.pane.HoloViews(None, height=height // 2, sizing_mode="stretch_width")
-        self.snr_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width")
-        self.plots = pn.Column(
-            self.curves_pane, self.ratio_pane, self.snr_pane, sizing_mode="stretch_width"
-        )
+        # Fixed sizes: a responsive Bokeh figure inside an ipywidgets box gets no width.
+        self._size = (width, height)
+        self.plots: pn.Column | None = None
+        self.plots_box = w.Box(layout=w.Layout(flex_flow="column"))
         super().__init__(
             [
                 w.HTML("<h3>Contrast-curve review</h3>"),
@@ -124,6 +127,7 @@ class ContrastReview(w.VBox):
                 w.HBox([self._reference, self._compare_button, self._export_button]),
                 self.status,
                 self.downloads,
+                self.plots_box,
             ]
         )
         self.add_class("hcdc-contrast-review")
@@ -232,6 +236,8 @@ class ContrastReview(w.VBox):
             hv.renderer("bokeh")
         reference = self.entries[int(self.reference_id or self.process_ids[0])]
         entries = [self.entries[i] for i in self.process_ids]
+        width, height = self._size
+        ids = ", ".join(str(i) for i in self.process_ids)
         curves = hv.Overlay(
             [
                 self._hv_curve(e, y=e.contrast, name="contrast", dashed=e is reference)
@@ -240,9 +246,10 @@ class ContrastReview(w.VBox):
         ).opts(
             logy=True,
             ylabel="Contrast (5σ)",
-            title=f"{self.target}: contrast curves",
+            title=f"{self.target}: contrast curves of {ids}",
             legend_position="top_right",
-            responsive=True,
+            width=width,
+            height=height,
         )
         ratios = hv.Overlay(
             [
@@ -252,7 +259,11 @@ class ContrastReview(w.VBox):
                 for e in entries
             ]
         ).opts(
-            logy=True, ylabel=f"Ratio to {reference.process_id}", responsive=True, show_legend=False
+            logy=True,
+            ylabel=f"Ratio to {reference.process_id}",
+            show_legend=False,
+            width=width,
+            height=height // 2,
         )
         maps = (
             hv.Layout(
@@ -270,10 +281,23 @@ class ContrastReview(w.VBox):
         return curves, ratios, maps
 
     def _draw(self) -> None:
+        import panel as pn
+
+        width, height = self._size
         curves, ratios, maps = self.figures()
-        self.curves_pane.object = curves
-        self.ratio_pane.object = ratios
-        self.snr_pane.object = maps
+        panes = [
+            pn.pane.HoloViews(curves, width=width, height=height),
+            pn.pane.HoloViews(ratios, width=width, height=height // 2),
+        ]
+        if maps is not None:
+            panes.append(pn.pane.HoloViews(maps, width=width))
+        # A new figure widget per comparison: panes that change from empty to a figure inside
+        # a live jupyter_bokeh widget fail in the browser ("reading 'connect'").
+        self.plots = pn.Column(*panes, width=width)
+        previous = self.plots_box.children
+        self.plots_box.children = [pn.ipywidget(self.plots)]
+        for widget in previous:
+            widget.close()
 
     # -- export --------------------------------------------------------------------------------
 

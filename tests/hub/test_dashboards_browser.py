@@ -77,7 +77,16 @@ def test_validation_dashboard_accepts_a_process_for_its_user(hub):
     assert _api(running, f"/api/processes/{seeded[1]}")["validation_status"] == "to_validate"
 
 
-def test_contrast_review_dashboard_draws_the_curves(hub):
+_FIGURE_TITLES = """() => {
+  const out = [];
+  for (const doc of (window.Bokeh && window.Bokeh.documents) || [])
+    for (const model of doc._all_models.values())
+      if (model.type === "Title" || model.constructor.__name__ === "Title") out.push(model.text);
+  return out;
+}"""
+
+
+def test_contrast_review_dashboard_draws_the_curves_and_redraws_after_compare(hub):
     running, seeded = hub
     with chromium_page() as page:
         log_in(page, running.url, running.info["login"], running.info["password"])
@@ -91,3 +100,24 @@ def test_contrast_review_dashboard_draws_the_curves(hub):
         page.locator("a[download$='.csv']").wait_for(timeout=30_000)
         assert page.locator("a[download$='.png']").count() == 1
         screenshot(page, "contrast-review")
+        first = page.locator(".hcdc-contrast-review canvas").first.screenshot()
+        # Compare two of the three: the figure is redrawn in place with only those curves.
+        chosen = sorted(seeded)[:2]
+        picker = page.locator(".hcdc-contrast-review select[multiple]").first
+        picker.select_option(
+            label=[
+                o for o in picker.locator("option").all_inner_texts() if int(o.split()[0]) in chosen
+            ]
+        )
+        page.get_by_role("button", name="Compare").click()
+        page.get_by_text("2 curves, reference").wait_for(timeout=60_000)
+        # The title names the compared processes in the picker's order.
+        titles = [f"contrast curves of {a}, {b}" for a, b in (chosen, chosen[::-1])]
+        page.wait_for_function(
+            f"() => ({_FIGURE_TITLES})().some(t => {titles!r}.some(e => t.endsWith(e)))",
+            timeout=60_000,
+        )
+        page.wait_for_timeout(1500)
+        second = page.locator(".hcdc-contrast-review canvas").first.screenshot()
+        screenshot(page, "contrast-review-compared")
+    assert first != second, "the figure was not redrawn after Compare"
