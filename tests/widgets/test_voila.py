@@ -86,6 +86,45 @@ def test_process_browser_accept_through_voila(browser, live_server, tmp_path):
         dc.close()
 
 
+def test_launcher_follows_a_launched_process_to_its_end_without_a_click(
+    browser, live_server, tmp_path
+):
+    """Launch in the page, then touch nothing: the launcher shows the process finished."""
+    dc = hk.connect(live_server.url, live_server.token, login=live_server.login, progress=False)
+    ids = [int(i) for i in dc.data(data_frame_type="IRD_DARK_RAW")["id"][:1]]
+    dc.close()
+    message = f"voila-live-{time.time_ns()}"  # a parameter never seen: no cached result
+    source = (
+        "import hcdc_kernel as hk\n"
+        "from hcdc_widgets import RecipeLauncher\n"
+        "launcher = RecipeLauncher(hk.connect(progress=False), include_hidden=True, poll_s=1.0)\n"
+        "launcher.choose('hcdc_echo')\n"
+        f"launcher.set_param('message', {message!r})\n"
+        f"launcher.selection = {ids!r}\n"
+        "launcher\n"
+    )
+    server, url, log = _serve_voila(tmp_path, source, live_server.env)
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(url, timeout=120_000)
+        page.get_by_role("button", name="Launch").click(timeout=120_000)
+        page.get_by_text("queued", exact=False).or_(page.get_by_text("running", exact=False)).or_(
+            page.get_by_text("hcdc_echo done", exact=False)
+        ).first.wait_for(timeout=60_000)
+        # No Refresh click: the launcher polls until the process has ended.
+        page.wait_for_function(
+            "() => /hcdc_echo (done|waiting_validation) 100%/.test(document.body.innerText)",
+            timeout=120_000,
+        )
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila-launcher-followed.png"), full_page=True)
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
 def _orange_pixels(png: bytes) -> int:
     """Pixels of the pointing markers' colour (#ff7f0e) in a screenshot."""
     from io import BytesIO
