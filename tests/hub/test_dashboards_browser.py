@@ -7,12 +7,15 @@ tests; screenshots go to ``test-artifacts/hub/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.hub.browser import chromium_page, log_in, require_browser, screenshot
 from tests.hub.hubtools import RunningHub, prepare_demo, seed_processes, start_hub
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 pytestmark = [
     pytest.mark.slow,
@@ -121,3 +124,18 @@ def test_contrast_review_dashboard_draws_the_curves_and_redraws_after_compare(hu
         second = page.locator(".hcdc-contrast-review canvas").first.screenshot()
         screenshot(page, "contrast-review-compared")
     assert first != second, "the figure was not redrawn after Compare"
+
+
+def test_a_new_users_jupyterlab_shows_the_notebooks_in_the_home(hub):
+    running, _ = hub
+    login = running.info["login"]
+    shipped = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+    assert shipped, f"no notebooks in {NOTEBOOKS}"
+    with chromium_page() as page:
+        log_in(page, running.url, login, running.info["password"])
+        page.goto(f"{running.url}/user/{login}/lab/tree/notebooks", timeout=180_000)
+        listing = page.locator(".jp-DirListing-content")
+        listing.get_by_text(shipped[0]).wait_for(timeout=180_000)
+        shown = {name.strip() for name in page.locator(".jp-DirListing-itemText").all_inner_texts()}
+        screenshot(page, "lab-home-notebooks")
+    assert set(shipped) <= shown
