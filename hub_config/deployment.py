@@ -220,6 +220,8 @@ class HubDeployment:
             "--ServerApp.contents_manager_class=hcdc_hub.contents.WorkspaceContentsManager",
             # a dashboard that fails says why to its user, rather than "there was an error"
             "--VoilaConfiguration.show_tracebacks=True",
+            # sites run offline: no "Jupyter news" feed fetched from the internet
+            "--LabApp.news_url=None",
         ]
         if os.geteuid() == 0 and not self.settings.hub_system_users:
             # every server runs as the hub's account here; often root in CI

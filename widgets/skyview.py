@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import traitlets
@@ -274,7 +274,7 @@ class SkyView(Aladin):
 
         Returns the number of pointings shown; the view centres on them.
         """
-        pointings = []
+        pointings: list[dict[str, Any]] = []
         for row in rows:
             ra = row.get("coord_ra", row.get("ra"))
             dec = row.get("coord_dec", row.get("dec"))
@@ -305,7 +305,8 @@ class SkyView(Aladin):
         self.target = f"{centre[0]} {centre[1]}"
         # Zoom out far enough to show every pointing (Aladin Lite caps the field at 180 deg).
         spread = max(_separation(centre, (p["ra"], p["dec"])) for p in pointings)
-        if 2.5 * spread > self.fov.deg:
+        field = cast(Any, self).fov  # an astropy Angle (ipyaladin's property is untyped)
+        if 2.5 * spread > field.deg:
             self.fov = min(180.0, 2.5 * spread)
         return len(pointings)
 
