@@ -244,6 +244,28 @@ def test_malformed_bodies_are_4xx_with_a_message(served: Served, method, path, b
     assert response.json()["error"] and response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "where"),
+    [
+        ("POST", "/api/workspaces", {"name": "nul_ws", "description": "a\x00b"}, "description"),
+        ("POST", "/api/workspaces", {"name": "nul_ws2", "group_name": "\x00"}, "group_name"),
+        ("POST", "/api/processes", {"recipe": "hcdc_echo", "reference": "r\x00"}, "reference"),
+        ("POST", "/api/processes", {"recipe": "hcdc_echo", "params": {"m\x00": 1}}, "params"),
+    ],
+)
+def test_nul_characters_in_any_body_text_are_400_naming_where(
+    served: Served, method: str, path: str, body: dict, where: str
+) -> None:
+    """PostgreSQL stores NUL neither in text nor in JSONB: refused up front, nothing written."""
+    before = _counts(served.factory)
+    response = httpx.request(
+        method, served.url + path, json=body, headers=served.headers(), timeout=30
+    )
+    assert response.status_code == 400, response.text
+    assert where in response.json()["message"] and "NUL" in response.json()["message"]
+    assert _counts(served.factory) == before
+
+
 @pytest.mark.parametrize("path", ["/api/process_list", "/api/download_script", "/api/processes"])
 def test_oversize_bodies_are_413(served: Served, path: str) -> None:
     body = b'{"browse_filters": {"OBJECT": "' + b"x" * MAX_BODY_BYTES + b'"}}'
