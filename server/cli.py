@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -319,13 +321,19 @@ def member_remove(ctx: click.Context, name: str, login: str) -> None:
     show_default=True,
     help="Level of the server's log (access log at info); tokens are always redacted.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="API worker processes (default: $HCDC_API_WORKERS, 0: one per core, at most 8).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
+def serve(ctx: click.Context, host: str, port: int, log_level: str, workers: int | None) -> None:
     """Serve the hcdc JSON API (OpenAPI docs at /docs)."""
     from hcdc_server.app import run_server
 
     with _factory(ctx) as factory:
-        run_server(factory, host=host, port=port, log_level=log_level)
+        run_server(factory, host=host, port=port, log_level=log_level, workers=workers)
 
 
 @main.command()
@@ -337,6 +345,9 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str) -> None:
 @click.option("--quick", is_flag=True, help="A minimal demo night (for tests).")
 @click.option("--json", "as_json", is_flag=True, help="Print the ready message as JSON.")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for the hub.")
+@click.option(
+    "--vo", is_flag=True, help="Publish and run the VO server (DaCHS) too (needs PostgreSQL)."
+)
 @click.pass_context
 def up(
     ctx: click.Context,
@@ -346,6 +357,7 @@ def up(
     quick: bool,
     as_json: bool,
     timeout: float,
+    vo: bool,
 ) -> None:
     """Run the platform: JupyterHub with the hcdc service, the worker and Voila (Ctrl-C stops)."""
     from hcdc_server.up import run_up
@@ -354,6 +366,12 @@ def up(
     with _factory(ctx, check_schema=False) as factory:
         overrides = {k: v for k, v in {"hub_ip": ip, "hub_port": port}.items() if v is not None}
         factory.settings = factory.settings.model_copy(update=overrides)
+        if vo:
+            factory.vo().require_postgres()  # before anything starts
+            if "vo_public_url" not in factory.settings.model_fields_set:
+                # Published files download through the hub's route to the hcdc service.
+                hub_api = f"{factory.settings.resolved_hub_public_url}/services/hcdc"
+                factory.settings = factory.settings.model_copy(update={"vo_public_url": hub_api})
         has_worker = "worker" in main.commands
         if not has_worker:
             click.echo("warning: no `hcdc worker` in this hcdc: recipes will not run", err=True)
@@ -365,8 +383,45 @@ def up(
             echo=click.echo,
             as_json=as_json,
             with_worker=has_worker,
+            vo=vo,
         )
         ctx.exit(status)
+
+
+# -- Virtual Observatory ----------------------------------------------------------------------
+
+
+@main.group()
+def vo() -> None:
+    """Publication in the Virtual Observatory (GAVO DaCHS; needs PostgreSQL)."""
+
+
+@vo.command("publish")
+@click.pass_context
+def vo_publish(ctx: click.Context) -> None:
+    """Publish the public data now (ObsCore, SIA, DataLink, EPN-TAP); run it periodically."""
+    with _factory(ctx) as factory:
+        click.echo(json.dumps(factory.vo().publish().as_dict()))
+
+
+@vo.command("serve")
+@click.pass_context
+def vo_serve(ctx: click.Context) -> None:
+    """Publish, then run hcdc's DaCHS on 127.0.0.1:$HCDC_VO_PORT (default 8090) until
+    interrupted."""
+    with _factory(ctx) as factory:
+        service = factory.vo()
+        summary = service.publish()
+        service.close()
+        dachs = service.dachs
+        command = dachs.serve_command()
+        click.echo(
+            f"hcdc VO server: {dachs.config.server_url}/tap ({summary.files} files)", err=True
+        )
+    factory.close()
+    # DaCHS replaces this process: signals (Ctrl-C, a service manager's SIGTERM) reach it
+    # directly and nothing is left behind.
+    os.execve(command[0], command, dachs.environment())  # noqa: S606
 
 
 # -- recipes, launches and the dispatcher -----------------------------------------------------
@@ -620,3 +675,47 @@ def recipe_run(
     )
     for product in manifest.products:
         click.echo(f"  {product.category or '-'}\t{product.path}")
+
+
+@main.group()
+def conditions() -> None:
+    """Observing conditions: site-monitor tables (SPARTA telemetry comes with ``ingest``)."""
+
+
+@conditions.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.pass_context
+def conditions_import(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Import site-monitor tables as the ESO ambient query forms give them (CSV: MASS-DIMM
+    seeing and tau0, wind speed, humidity) and link the frames of their time span.
+    Exit 3 when a file could not be read at all."""
+    with _factory(ctx) as factory:
+        reports = factory.conditions().import_site_files(paths)
+        for report in reports:
+            if as_json:
+                click.echo(json.dumps(dataclasses.asdict(report)))
+                continue
+            click.echo(
+                f"{report.status} {report.name}: {report.n_samples} samples "
+                f"({', '.join(report.parameters) or 'none'}), "
+                f"{report.frames_linked} frames linked"
+            )
+            for message in report.messages:
+                click.echo(f"  {message}", err=True)
+        if any(r.status == "rejected" for r in reports):
+            ctx.exit(EXIT_REJECTED)
+
+
+@conditions.command("relink")
+@click.pass_context
+def conditions_relink(ctx: click.Context) -> None:
+    """Read the SPARTA files stored before hcdc read AO telemetry, and link every science
+    exposure that has no conditions yet (after `hcdc db upgrade` of an older database)."""
+    with _factory(ctx) as factory:
+        reports, linked = factory.conditions().catch_up()
+        for report in reports:
+            click.echo(f"{report.status} {report.name}: {report.n_samples} samples")
+            for message in report.messages:
+                click.echo(f"  {message}", err=True)
+        click.echo(f"{len(reports)} SPARTA file(s) read, {linked} exposure(s) linked")

@@ -162,6 +162,44 @@ class Settings(BaseSettings):
         description="Longest a single database statement may run (PostgreSQL `statement_timeout`,"
         " a progress handler on SQLite); the API answers HTTP 503 past it. 0: no limit.",
     )
+    api_workers: int = Field(
+        default=0,
+        ge=0,
+        title="API worker processes",
+        description="Processes `hcdc serve` (and the service of `hcdc up`) runs, all on one "
+        "port; 0: one per CPU core, at most 8. Each has its own bounded connection pool.",
+    )
+    api_threads: int = Field(
+        default=16,
+        ge=1,
+        title="Request threads per API worker",
+        description="Requests one API worker process runs at once against the database; the "
+        "others wait their turn. Each holds a connection: keep it at most `db_pool_size` + "
+        "`db_max_overflow`.",
+    )
+    db_pool_size: int = Field(
+        default=12,
+        ge=1,
+        title="Database connections kept per process",
+        description="Connections each process keeps open to PostgreSQL (with `db_max_overflow` "
+        "more while busy): size `api_workers` x (both) below the server's `max_connections`.",
+    )
+    db_max_overflow: int = Field(
+        default=4,
+        ge=0,
+        title="Extra database connections per process",
+        description="Connections a busy process may open beyond `db_pool_size`, closed again "
+        "when idle.",
+    )
+    cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        title="In-process cache (s)",
+        description="Seconds an API worker reuses a checked token with its user's workspaces, "
+        "a recipe's spec and a recipe's run-time history without asking the database. A "
+        "revocation, a change of role, membership or recipe takes effect on the next request "
+        "anyway (change stamps in the data directory). 0: off.",
+    )
     shared_dir: Path | None = Field(
         default=None,
         title="Shared data directory",
@@ -301,6 +339,66 @@ class Settings(BaseSettings):
         "hcdc checkout, when present.",
     )
 
+    vo_port: int = Field(
+        default=8090,
+        title="VO server port",
+        description="Port of hcdc's DaCHS (`hcdc vo serve`, `hcdc up --vo`) on 127.0.0.1; "
+        "not 8080, which is the API's.",
+    )
+    vo_dir: Path | None = Field(
+        default=None,
+        title="VO server folder",
+        description="DaCHS's root folder (its settings, resource descriptor, logs); "
+        "default `<data dir>/vo`.",
+    )
+    vo_database_url: str | None = Field(
+        default=None,
+        title="VO database URL",
+        description="PostgreSQL database DaCHS serves (its schemas `dc`, `ivoa`, `tap_schema` "
+        "and the published `hcdc_vo`); default: hcdc's own database.",
+    )
+    vo_public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        title="Public API URL",
+        description="Base URL of hcdc's API as VO clients reach it: published files download "
+        "from `<url>/api/public/data/<id>/file`.",
+    )
+    vo_authority: str = Field(
+        default="hcdc.example.org",
+        title="IVOA authority",
+        description="Authority of the published identifiers (`ivo://<authority>/hcdc?...`).",
+    )
+    vo_auto_publish: bool = Field(
+        default=True,
+        title="Publish on validation",
+        description="A process validated as `valid` publishes its public products at once "
+        "(PostgreSQL with an initialised VO database only).",
+    )
+    vo_max_rows: int = Field(
+        default=100_000,
+        ge=1,
+        title="Most rows per VO query",
+        description="Hard row limit of TAP, SIA and DataLink answers (MAXREC above it: error).",
+    )
+    proprietary_days: int | None = Field(
+        default=None,
+        ge=0,
+        title="Proprietary period (days)",
+        description="Raw files become public this many days after their observation (ESO: "
+        "365) at each `hcdc vo publish`; unset: only the ingest's public flag decides.",
+    )
+    doi_prefix: str = Field(
+        default="10.80000",
+        title="DOI prefix",
+        description="DataCite prefix of dataset DOIs (`<prefix>/hcdc.<process id>`); "
+        "10.80000 is a test prefix.",
+    )
+    doi_publisher: str = Field(
+        default="High Contrast Data Center",
+        title="DOI publisher",
+        description="Publisher named in DataCite records and citations.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -377,6 +475,16 @@ class Settings(BaseSettings):
             return self.hub_public_url.rstrip("/")
         host = "127.0.0.1" if self.hub_ip in ("", "0.0.0.0") else self.hub_ip  # noqa: S104
         return f"http://{host}:{self.hub_port}"
+
+    @property
+    def resolved_vo_dir(self) -> Path:
+        """DaCHS's root folder for hcdc's VO server."""
+        return self.vo_dir if self.vo_dir is not None else self.data_dir / "vo"
+
+    @property
+    def resolved_vo_database_url(self) -> str:
+        """The database DaCHS serves (hcdc's own unless set)."""
+        return self.vo_database_url or self.resolved_database_url
 
     @property
     def resolved_notebooks_dir(self) -> Path | None:

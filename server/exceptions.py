@@ -83,3 +83,11 @@ class SettingsError(HcdcError):
 
     code = "bad_settings"
     status = 500
+
+
+class VoUnavailableError(HcdcError):
+    """VO publication cannot run here: SQLite instead of PostgreSQL, DaCHS missing or failing
+    (the message says which and what to do)."""
+
+    code = "vo_unavailable"
+    status = 503

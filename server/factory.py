@@ -8,26 +8,36 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hcdc_kernel.recipes.spec import RecipeSpec
 from hcdc_kernel.targets import SimbadResolver
 from hcdc_server.config import Settings
 from hcdc_server.exceptions import SchemaOutOfDateError
+from hcdc_server.models.processes import RecipeModel
 from hcdc_server.schema.migrate import schema_state, upgrade
 from hcdc_server.services.auth import AuthService
 from hcdc_server.services.browse import BrowseService, FilterLimits
 from hcdc_server.services.catalog import CatalogService
+from hcdc_server.services.conditions import ConditionsService
 from hcdc_server.services.downloads import DownloadService
 from hcdc_server.services.fits_checks import FileLimits
 from hcdc_server.services.ingest import IngestService
+from hcdc_server.services.launch_planner import DurationHistory
 from hcdc_server.services.process_access import ProcessAccessService
 from hcdc_server.services.processes import ProcessService
+from hcdc_server.services.public_data import PublicDataService
 from hcdc_server.services.recipes import RecipeService
+from hcdc_server.services.stamped_cache import StampedCache
 from hcdc_server.services.targets import TargetService
 from hcdc_server.services.uploads import UploadService
 from hcdc_server.services.users import UserService
+from hcdc_server.services.visibility import Viewer
 from hcdc_server.services.workflows import WorkflowService
 from hcdc_server.services.workspace_access import WorkspaceAccessService
 from hcdc_server.services.workspaces import WorkspaceService
+from hcdc_server.storage.changes import AUTH, DURATIONS, RECIPES, ChangeStamps, watch
 from hcdc_server.storage.database import create_db_engine, session_factory
+from hcdc_server.vo.datacite import DatasetService
+from hcdc_server.vo.service import VoService
 
 
 class Factory:
@@ -41,11 +51,35 @@ class Factory:
         return create_db_engine(
             self.settings.resolved_database_url,
             statement_timeout_s=self.settings.statement_timeout_s,
+            pool_size=self.settings.db_pool_size,
+            max_overflow=self.settings.db_max_overflow,
         )
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return session_factory(self.engine)
+        sessions = session_factory(self.engine)
+        # Commits that change credentials or recipes tell every process's caches.
+        watch(sessions, self.stamps)
+        return sessions
+
+    @cached_property
+    def stamps(self) -> ChangeStamps:
+        return ChangeStamps(self.settings.data_dir / "changes")
+
+    @cached_property
+    def credential_cache(self) -> StampedCache[Viewer]:
+        """Checked tokens and their callers' workspaces, shared by this process's requests."""
+        return StampedCache(self.stamps, AUTH, ttl_s=self.settings.cache_s)
+
+    @cached_property
+    def recipe_cache(self) -> StampedCache[tuple[int, RecipeSpec] | RecipeModel]:
+        """Recipe specs and models by (name, version), shared by this process's launches."""
+        return StampedCache(self.stamps, RECIPES, ttl_s=self.settings.cache_s)
+
+    @cached_property
+    def duration_cache(self) -> StampedCache[DurationHistory]:
+        """Recipes' recent run times (for the estimate of each new process)."""
+        return StampedCache(self.stamps, DURATIONS, ttl_s=self.settings.cache_s)
 
     def init_database(self) -> None:
         """Create the data directory, bring the schema to the latest migration and store the
@@ -121,14 +155,42 @@ class Factory:
             ),
             workers=self.settings.ingest_workers,
             batch_size=self.settings.ingest_batch_size,
+            conditions=self.conditions(),
         )
+
+    def conditions(self) -> ConditionsService:
+        """AO telemetry and site-monitor conditions, linked to frames and processes."""
+        return ConditionsService(self.sessions)
 
     def recipes(self) -> RecipeService:
         """Recipe registry (built-in recipes are stored by :meth:`init_database`)."""
-        return RecipeService(self.sessions)
+        return RecipeService(self.sessions, cache=self.recipe_cache)
 
     def processes(self) -> ProcessService:
-        return ProcessService(self.sessions, recipes=self.recipes(), quotas=self.settings.quotas)
+        return ProcessService(
+            self.sessions,
+            recipes=self.recipes(),
+            quotas=self.settings.quotas,
+            on_valid=self.vo().on_valid,
+            durations=self.duration_cache,
+        )
+
+    def public_data(self) -> PublicDataService:
+        """Public files and previews, for anonymous callers."""
+        return PublicDataService(self.sessions, previews_dir=self.settings.data_dir / "previews")
+
+    def datasets(self) -> DatasetService:
+        """DataCite records and landing pages of validated, public processes."""
+        return DatasetService(
+            self.sessions,
+            prefix=self.settings.doi_prefix,
+            publisher=self.settings.doi_publisher,
+            api_url=self.settings.vo_public_url,
+        )
+
+    def vo(self) -> VoService:
+        """Publication in the Virtual Observatory (hcdc's DaCHS)."""
+        return VoService(self.settings, self.sessions)
 
     def workflows(self) -> WorkflowService:
         return WorkflowService(self.sessions, processes=self.processes(), recipes=self.recipes())
@@ -144,7 +206,7 @@ class Factory:
         )
 
     def auth(self) -> AuthService:
-        return AuthService(self.sessions, self.users())
+        return AuthService(self.sessions, self.users(), self.credential_cache)
 
     def browse(self) -> BrowseService:
         return BrowseService(

@@ -264,6 +264,38 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def start_vo(factory: Factory, *, echo: Callable[[str], None]) -> subprocess.Popen[bytes]:
+    """Publish, then start hcdc's DaCHS beside the hub (its output in ``<vo dir>/logs``)."""
+    service = factory.vo()
+    summary = service.publish()
+    dachs = service.dachs
+    log_file = dachs.config.root / "logs" / "serve.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            dachs.serve_command(),
+            env=dachs.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    echo(
+        f"hcdc up: VO server {dachs.config.server_url}/tap ({summary.files} files published; "
+        f"log {log_file})"
+    )
+    return proc
+
+
+def _stop_process(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def hub_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
     """The hub's environment: ``base`` with the settings ``hcdc up`` was given, made explicit."""
     env = dict(base)
@@ -273,6 +305,9 @@ def hub_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, st
         HCDC_HUB_IP=settings.hub_ip,
         HCDC_HUB_PORT=str(settings.hub_port),
         HCDC_RESOLVE_TARGETS=str(settings.resolve_targets).lower(),
+        # The service publishes on validation: the same URLs as `hcdc up --vo` published.
+        HCDC_VO_PUBLIC_URL=settings.vo_public_url,
+        HCDC_VO_PORT=str(settings.vo_port),
     )
     return env
 
@@ -286,6 +321,7 @@ def run_up(
     echo: Callable[[str], None] = print,
     as_json: bool = False,
     with_worker: bool = True,
+    vo: bool = False,
 ) -> int:
     """Run the platform until a stop signal; returns the exit status.
 
@@ -303,6 +339,9 @@ def run_up(
         Print the ready message as one JSON line (for scripts).
     with_worker
         Whether the hub runs ``hcdc worker`` (only told here: the hub configuration decides).
+    vo
+        Also publish the public data and run hcdc's DaCHS on 127.0.0.1:``vo_port`` (needs
+        PostgreSQL and DaCHS; refused, before anything starts, otherwise).
     """
     from hcdc_hub.deployment import check_exposure, trust_statement
 
@@ -312,6 +351,7 @@ def run_up(
     stop = threading.Event()
     with _stop_on_signals(stop):
         login = prepare_data(factory, demo=demo, quick=quick)
+        vo_server = start_vo(factory, echo=echo) if vo else None
         become_subreaper()
         hub = HubProcess(
             settings,
@@ -345,3 +385,5 @@ def run_up(
             if not as_json:
                 echo("stopping hcdc ...")
             hub.stop()
+            if vo_server is not None:
+                _stop_process(vo_server)

@@ -8,6 +8,7 @@ skip into a failure, so a missing part never passes unnoticed there.
 from __future__ import annotations
 
 import functools
+import shutil
 
 import pytest
 
@@ -22,4 +23,11 @@ def _esorex_recipes() -> frozenset[str]:
 needs_naco = pytest.mark.skipif(
     "naco_img_dark" not in _esorex_recipes(),
     reason="esorex with cpl-plugin-naco is not installed (apt-get install esorex cpl-plugin-naco)",
+)
+
+
+needs_dachs = pytest.mark.skipif(
+    shutil.which("dachs") is None,
+    reason="GAVO DaCHS is not installed (as root: bash .ci/setup-dachs, which installs "
+    "gavodachs2-server and postgresql-15-pgsphere and repairs pgsphere)",
 )

@@ -50,6 +50,9 @@ DATA_FILTER_FIELDS: tuple[FilterField, ...] = (
     FilterField("PROG_ID", "Prog. ID", "text"),
     FilterField("OBS_NIGHT_DATE", "Obs. night", "date_range"),
     FilterField("EXP_TIME", "Exp. time [s]", "number_range"),
+    FilterField("SEEING", 'Seeing ["]', "number_range"),
+    FilterField("TAU0", "tau0 [s]", "number_range"),
+    FilterField("STREHL", "Strehl", "number_range"),
     FilterField("RAW", "Raw only", "flag"),
 )
 

@@ -17,6 +17,7 @@ import traitlets
 from hcdc_kernel.client import PROCESS_COLUMNS, HcdcClient, Process, connect
 from hcdc_kernel.client.filters import browse_filters
 from hcdc_kernel.enums import ACTIVE_STATUSES, ProcessStatus
+from hcdc_widgets.conditions_panel import ConditionsPanel
 from hcdc_widgets.live import Poller
 from hcdc_widgets.markup import data_link, format_html, pre, table
 from hcdc_widgets.schema_form import ParamForm
@@ -166,9 +167,11 @@ class ProcessBrowser(w.VBox):
         self.form = ParamForm()
         self._launch_box = w.VBox()
         self._sof_box = w.HTML()
-        panel = w.Tab(children=[self._info, self._inputs])
+        self.conditions = ConditionsPanel(self.client)
+        panel = w.Tab(children=[self._info, self._inputs, self.conditions])
         panel.set_title(0, "Info")
         panel.set_title(1, "Raw Inputs")
+        panel.set_title(2, "Conditions")
         super().__init__(
             [
                 w.HTML("<b>Process browse</b>"),
@@ -259,6 +262,7 @@ class ProcessBrowser(w.VBox):
         self.process = self.client.process(process_id)
         self.process_id = self.process.id
         self._render()
+        self.conditions.show(self.process.id)
         return self.process
 
     def _render(self) -> None:

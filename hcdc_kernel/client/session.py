@@ -327,6 +327,17 @@ class HcdcClient:
         """One process (its Info panel read now)."""
         return Process(self, process_id).refresh()
 
+    def conditions(self, process_id: int) -> dict[str, Any]:
+        """The observing conditions of a process: ``aggregate`` (per parameter: mean, std,
+        n, source), ``exposures`` (the science frames it comes from, with their windows) and
+        ``series`` (seeing, tau0, Strehl over them: times and values)."""
+        template = "/api/processes/{process_id}/conditions"
+        self.transport.require("GET", template, purpose="conditions()")
+        body: dict[str, Any] = self.transport.json(
+            "GET", f"/api/processes/{int(process_id)}/conditions"
+        )
+        return body
+
     def recipes(self, *, include_hidden: bool = False) -> list[Recipe]:
         """Every recipe version with the JSON Schema of its parameters."""
         self.transport.require("GET", "/api/recipes", purpose="recipes()")

@@ -70,6 +70,7 @@ COLUMN_UNITS: Mapping[str, u.UnitBase] = {
     "dit": u.s,
     "tau0": u.s,
     "seeing": u.arcsec,
+    "wind_speed": u.m / u.s,
     "size": u.byte,
     "estimated_duration_s": u.s,
     "duration_s": u.s,

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from astropy.io import fits
 from astropy.time import Time
 
+from hcdc_kernel.demo.conditions import write_night_conditions
 from hcdc_kernel.demo.detector import DetectorModel
 from hcdc_kernel.demo.ephemeris import (
     IRDIS_INSTRUMENT_OFFSET_DEG,
@@ -87,6 +88,9 @@ class DemoManifest:
     files: tuple[Path, ...]
     counts: Mapping[str, int]
     companions: tuple[InjectedCompanion, ...]
+    #: SPARTA files (AO telemetry, ``SPH_SPARTA_RAW``) and site-monitor tables (CSV).
+    telemetry: tuple[Path, ...] = ()
+    site_tables: tuple[Path, ...] = ()
 
 
 def write_demo_nights(
@@ -98,7 +102,8 @@ def write_demo_nights(
     ----------
     dest : pathlib.Path
         Root folder; created if needed. Raw files go to ``dest/raw/<night>/SPHER.<UTC>.fits``,
-        the injected truth to ``dest/companions.json``.
+        the injected truth to ``dest/companions.json``, the night's AO telemetry (SPARTA
+        files) and site-monitor table to ``dest/conditions/<night>/``.
     seed : int
         Seed of every random draw (detector, aberrations, noise, weather): same seed and
         options, same bytes.
@@ -123,11 +128,19 @@ def write_demo_nights(
     files: list[Path] = []
     companions: list[InjectedCompanion] = []
     truth: list[dict[str, object]] = []
+    telemetry: list[Path] = []
+    site_tables: list[Path] = []
     for setup, night_seq in zip(DEMO_NIGHTS, night_seqs, strict=True):
+        conditions_seed = int(night_seq.generate_state(1)[0])
         writer = _NightWriter(setup, detector=detector, size=size, seed_seq=night_seq)
         files.extend(writer.write_all(dest / "raw" / setup.night, quick=quick))
         companions.extend(writer.injected_companions())
         truth.append(writer.truth())
+        sparta, table = _write_conditions(
+            dest / "conditions" / setup.night, setup, quick=quick, seed=conditions_seed
+        )
+        telemetry.extend(sparta)
+        site_tables.append(table)
 
     counts = Counter(
         DPR[exposure.kind].frame_type
@@ -147,6 +160,32 @@ def write_demo_nights(
         files=tuple(files),
         counts=MappingProxyType(dict(sorted(counts.items()))),
         companions=tuple(companions),
+        telemetry=tuple(telemetry),
+        site_tables=tuple(site_tables),
+    )
+
+
+def _write_conditions(
+    folder: Path, setup: NightSetup, *, quick: bool, seed: int
+) -> tuple[list[Path], Path]:
+    """The AO telemetry and site-monitor table over the night's sequence on sky, with a spell
+    of bad turbulence in the middle of the science frames."""
+    on_sky = [e for e in plan_night(setup, quick=quick) if e.on_sky]
+    header = fits.Header()
+    header["INSTRUME"] = "SPHERE"
+    header["OBJECT"] = setup.target.object_name
+    header["RA"] = setup.target.ra_deg
+    header["DEC"] = setup.target.dec_deg
+    header["HIERARCH ESO OBS PROG ID"] = setup.prog_id
+    header["HIERARCH ESO OBS ID"] = setup.obs_id
+    return write_night_conditions(
+        folder,
+        start=min(e.start for e in on_sky),
+        end=max(e.end for e in on_sky),
+        seeing_arcsec=setup.seeing_arcsec,
+        tau0_s=setup.tau0_s,
+        seed=seed,
+        header=header,
     )
 
 

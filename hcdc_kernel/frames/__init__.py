@@ -8,12 +8,20 @@ from hcdc_kernel.frames.info import (
     observation_night,
     read_frame_info,
 )
-from hcdc_kernel.frames.rules import ACQUISITION, FRAME_RULES, FRAME_TYPES, UNKNOWN, eso_tag_for
+from hcdc_kernel.frames.rules import (
+    ACQUISITION,
+    FRAME_RULES,
+    FRAME_TYPES,
+    SPARTA,
+    UNKNOWN,
+    eso_tag_for,
+)
 
 __all__ = [
     "ACQUISITION",
     "FRAME_RULES",
     "FRAME_TYPES",
+    "SPARTA",
     "UNKNOWN",
     "FitsFormatError",
     "FrameInfo",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hcdc_kernel.frames.header_io import extract_keywords, read_header_file
-from hcdc_kernel.frames.rules import ACQUISITION, FRAME_RULES, UNKNOWN
+from hcdc_kernel.frames.rules import ACQUISITION, AO_TELEMETRY_TYPES, FRAME_RULES, UNKNOWN
 from hcdc_kernel.frames.standards import is_standard_star
 
 #: ESO archive convention: the night of a frame is the date of (UTC - 12 h).
@@ -155,9 +155,11 @@ def classify(header: Mapping[str, Any]) -> tuple[str, str | None]:
     catg = _text(header.get("ESO DPR CATG"))
     dpr_type = _text(header.get("ESO DPR TYPE"))
     tech_text = _text(header.get("ESO DPR TECH"))
-    if catg == "ACQUISITION" or dpr_type == "OBJECT,AO":
-        return ACQUISITION, None
     instrument, arm = instrument_and_arm(header)
+    if dpr_type == "OBJECT,AO":
+        return AO_TELEMETRY_TYPES.get(instrument or "", ACQUISITION), None
+    if catg == "ACQUISITION":
+        return ACQUISITION, None
     if not catg or not dpr_type:
         missing = [k for k, v in (("DPR CATG", catg), ("DPR TYPE", dpr_type)) if not v]
         return UNKNOWN, f"missing HIERARCH ESO {' and '.join(missing)} (INSTRUME={instrument})"

@@ -13,6 +13,12 @@ from typing import Any
 
 UNKNOWN = "UNKNOWN"
 ACQUISITION = "ACQUISITION"
+#: SPHERE's AO real-time computer telemetry (``DPR TYPE = OBJECT,AO``): conditions, not images.
+SPARTA = "SPH_SPARTA_RAW"
+
+#: ``DPR TYPE = OBJECT,AO`` files by instrument: telemetry hcdc reads (SPHERE's SPARTA files);
+#: any other instrument's stay acquisition frames, not reduced.
+AO_TELEMETRY_TYPES: Mapping[str, str] = {"SPHERE": SPARTA}
 
 
 @dataclass(frozen=True)
@@ -203,8 +209,12 @@ _NACO: tuple[FrameRule, ...] = (
 
 FRAME_RULES: tuple[FrameRule, ...] = _IRDIS + _IFS + _ZIMPOL + _NACO
 
-#: Every frame type the table can produce, plus the two special ones.
-FRAME_TYPES: frozenset[str] = frozenset(r.frame_type for r in FRAME_RULES) | {UNKNOWN, ACQUISITION}
+#: Every frame type the table can produce, plus the special ones.
+FRAME_TYPES: frozenset[str] = frozenset(r.frame_type for r in FRAME_RULES) | {
+    UNKNOWN,
+    ACQUISITION,
+    *AO_TELEMETRY_TYPES.values(),
+}
 
 
 def eso_tag_for(frame_type: str) -> str | None:

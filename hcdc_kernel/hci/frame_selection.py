@@ -11,15 +11,20 @@ A frame is rejected when, compared with the rest of the sequence,
   vip-hci's ``cube_detect_badfr_correlation`` (Gomez Gonzalez et al. 2017,
   AJ 154, 7), which catches frames with a different speckle pattern;
 * the observing conditions, when given per frame, are worse than the limits:
-  seeing (DIMM FWHM, arcsec) above ``max_seeing`` or coherence time
-  ``tau0`` (s) below ``min_tau0``.
+  seeing (DIMM FWHM, arcsec) above ``max_seeing``, coherence time ``tau0``
+  (s) below ``min_tau0``, AO Strehl estimate below ``min_strehl``, or the
+  star's position on the differential tip-tilt sensor (DTTS) more than
+  ``max_dtts_drift`` px from its median position over the sequence (the
+  star drifting off the coronagraph, Milli et al. 2017, arXiv:1707.06200).
+  A frame whose condition is unknown (NaN: a gap in the telemetry) is kept
+  for that test; :attr:`FrameSelection.unknown` says which.
 
 Every reason found is kept for each frame, so the product can say why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -30,12 +35,13 @@ __all__ = [
     "REASONS",
     "FrameSelection",
     "annulus_mask",
+    "position_drift",
     "robust_sigma",
     "select_frames",
 ]
 
 #: Rejection reasons, in the order they are reported.
-REASONS = ("flux_low", "flux_high", "correlation", "seeing", "tau0")
+REASONS = ("flux_low", "flux_high", "correlation", "seeing", "tau0", "strehl", "dtts_drift")
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,10 +59,12 @@ class FrameSelection:
         Flux of each frame in the annulus.
     correlation : numpy.ndarray
         Pearson correlation of each frame with the median frame in the annulus.
-    seeing, tau0 : numpy.ndarray or None
-        The conditions given, per frame.
+    seeing, tau0, strehl, dtts_drift : numpy.ndarray or None
+        The conditions given, per frame (DTTS drift in px from the median position).
     thresholds : dict
-        The limits applied (flux range, minimum correlation, seeing, tau0).
+        The limits applied (flux range, minimum correlation, seeing, tau0, Strehl, drift).
+    unknown : dict
+        Per condition test applied, the indices of the frames it could not judge (NaN).
     """
 
     keep: NDArray[np.bool_]
@@ -66,6 +74,9 @@ class FrameSelection:
     seeing: NDArray[np.float64] | None
     tau0: NDArray[np.float64] | None
     thresholds: dict[str, float | None]
+    strehl: NDArray[np.float64] | None = None
+    dtts_drift: NDArray[np.float64] | None = None
+    unknown: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def kept_indices(self) -> NDArray[np.int64]:
@@ -99,6 +110,17 @@ def robust_sigma(values: ArrayLike) -> float:
     return float(1.4826 * np.median(np.abs(data - np.median(data))))
 
 
+def position_drift(x: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+    """Distance (px) of each position from the median position (NaN where unknown)."""
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.asarray(y, dtype=np.float64)
+    known = np.isfinite(xs) & np.isfinite(ys)
+    if not known.any():
+        return np.full(xs.shape, np.nan)
+    drift: NDArray[np.float64] = np.hypot(xs - np.median(xs[known]), ys - np.median(ys[known]))
+    return drift
+
+
 def _conditions(values: ArrayLike | None, n: int, name: str) -> NDArray[np.float64] | None:
     if values is None:
         return None
@@ -120,6 +142,10 @@ def select_frames(
     max_seeing: float | None = None,
     tau0: ArrayLike | None = None,
     min_tau0: float | None = None,
+    strehl: ArrayLike | None = None,
+    min_strehl: float | None = None,
+    dtts_drift: ArrayLike | None = None,
+    max_dtts_drift: float | None = None,
 ) -> FrameSelection:
     """Flag the frames of a centred cube to reject, with the reasons.
 
@@ -146,6 +172,15 @@ def select_frames(
         Coherence time (s) per frame, e.g. ``TEL AMBI TAU0`` values.
     min_tau0 : float, optional
         Reject frames with a shorter coherence time.
+    strehl : array_like, shape (n_frames,), optional
+        AO Strehl estimate (0-1) per frame, e.g. SPARTA's.
+    min_strehl : float, optional
+        Reject frames with a lower Strehl.
+    dtts_drift : array_like, shape (n_frames,), optional
+        Distance (px) of the star on the DTTS from its median position
+        (:func:`position_drift`).
+    max_dtts_drift : float, optional
+        Reject frames where the star drifted farther.
 
     Returns
     -------
@@ -170,8 +205,12 @@ def select_frames(
     norms = np.linalg.norm(centred, axis=1) * np.linalg.norm(ref_centred)
     with np.errstate(invalid="ignore", divide="ignore"):
         correlation = np.where(norms > 0, centred @ ref_centred / norms, 0.0)
-    seeing_values = _conditions(seeing, n, "seeing")
-    tau0_values = _conditions(tau0, n, "tau0")
+    given = {
+        "seeing": _conditions(seeing, n, "seeing"),
+        "tau0": _conditions(tau0, n, "tau0"),
+        "strehl": _conditions(strehl, n, "strehl"),
+        "dtts_drift": _conditions(dtts_drift, n, "dtts_drift"),
+    }
 
     flagged: dict[str, NDArray[np.bool_]] = {}
     thresholds: dict[str, float | None] = {
@@ -194,14 +233,29 @@ def select_frames(
     if np.isfinite(corr_limit):
         thresholds["correlation_min"] = corr_limit
         flagged["correlation"] = correlation < corr_limit
-    if max_seeing is not None:
-        if seeing_values is None:
-            raise ValueError("max_seeing is set but no seeing values were given")
-        flagged["seeing"] = ~(seeing_values <= max_seeing)
-    if min_tau0 is not None:
-        if tau0_values is None:
-            raise ValueError("min_tau0 is set but no tau0 values were given")
-        flagged["tau0"] = ~(tau0_values >= min_tau0)
+    # (condition, limit, True when the limit is a maximum)
+    limits = {
+        "seeing": (max_seeing, True),
+        "tau0": (min_tau0, False),
+        "strehl": (min_strehl, False),
+        "dtts_drift": (max_dtts_drift, True),
+    }
+    thresholds["min_strehl"] = min_strehl
+    thresholds["max_dtts_drift"] = max_dtts_drift
+    unknown: dict[str, tuple[int, ...]] = {}
+    for reason, (limit, is_max) in limits.items():
+        if limit is None:
+            continue
+        values = given[reason]
+        if values is None:
+            bound = "max" if is_max else "min"
+            raise ValueError(f"{bound}_{reason} is set but no {reason} values were given")
+        known = np.isfinite(values)
+        with np.errstate(invalid="ignore"):
+            worse = values > limit if is_max else values < limit
+        flagged[reason] = known & worse
+        if not known.all():
+            unknown[reason] = tuple(int(i) for i in np.flatnonzero(~known))
     reasons = tuple(
         tuple(reason for reason in REASONS if reason in flagged and flagged[reason][i])
         for i in range(n)
@@ -212,7 +266,10 @@ def select_frames(
         reasons=reasons,
         flux=flux,
         correlation=np.asarray(correlation, dtype=np.float64),
-        seeing=seeing_values,
-        tau0=tau0_values,
+        seeing=given["seeing"],
+        tau0=given["tau0"],
         thresholds=thresholds,
+        strehl=given["strehl"],
+        dtts_drift=given["dtts_drift"],
+        unknown=unknown,
     )

@@ -12,6 +12,7 @@ from hcdc_server.models.catalog import (
     ProcessAttributes,
     ProcessDetail,
 )
+from hcdc_server.models.conditions import ProcessConditions
 from hcdc_server.models.fields import Id
 
 router = APIRouter(prefix="/api", tags=["processes"])
@@ -21,6 +22,17 @@ router = APIRouter(prefix="/api", tags=["processes"])
 def get_process(process_id: Id, caller: HeaderCaller, factory: FactoryDep) -> ProcessDetail:
     """Status, validation, times, observation, recipe, user, and the inputs and outputs."""
     return factory.catalog().process(caller.viewer, process_id)
+
+
+@router.get(
+    "/processes/{process_id}/conditions",
+    summary="Observing conditions of a process",
+    responses=ERROR_RESPONSES,
+)
+def get_conditions(process_id: Id, caller: HeaderCaller, factory: FactoryDep) -> ProcessConditions:
+    """The AO telemetry and site-monitor conditions of the process's inputs: their aggregate,
+    each science exposure it comes from, and the seeing, tau0 and Strehl series over them."""
+    return factory.conditions().process_panel(caller.viewer, process_id)
 
 
 @router.put(

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from hcdc_kernel.enums import ProcessStatus
@@ -94,16 +94,32 @@ class ProcessQueue:
             )
             return chosen, list(claimed.scalars().all())
 
+    def outstanding(self, *, executor: str) -> bool:
+        """Whether a worker of ``executor`` may still have work: a process of it running
+        (under any worker, a dead one included) or one queued that is not blocked."""
+        with self._sessions() as session:
+            running = session.scalar(
+                select(Process.id)
+                .where(
+                    Process.status == RUNNING,
+                    or_(Process.executor.is_(None), Process.executor == executor),
+                )
+                .limit(1)
+            )
+            if running is not None:
+                return True
+            queued = session.scalar(
+                select(Process.id)
+                .where(Process.status == ProcessStatus.QUEUED, ~_blocked())
+                .limit(1)
+            )
+            return queued is not None
+
     def _choose(self, session: Session, limit: int) -> list[int]:
         """Up to ``limit`` runnable process ids in fair-share order (see the module's doc)."""
         if limit <= 0:
             return []
-        parent = aliased(Process)
-        blocked = exists(
-            select(ProcessDependency.parent_id)
-            .join(parent, parent.id == ProcessDependency.parent_id)
-            .where(ProcessDependency.process_id == Process.id, ~transitions.accepted_sql(parent))
-        )
+        blocked = _blocked()
         # Each user's first ``limit`` runnable processes at each priority: enough for any turn.
         ranked = (
             select(
@@ -228,6 +244,16 @@ class ProcessQueue:
                 .execution_options(synchronize_session=False)
             )
             return result.scalar() is not None
+
+
+def _blocked() -> ColumnElement[bool]:
+    """A process has a workflow parent not finished (done, and valid where validated)."""
+    parent = aliased(Process)
+    return exists(
+        select(ProcessDependency.parent_id)
+        .join(parent, parent.id == ProcessDependency.parent_id)
+        .where(ProcessDependency.process_id == Process.id, ~transitions.accepted_sql(parent))
+    )
 
 
 def stale_before(seconds: float) -> datetime:

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hcdc_kernel.conditions import CONDITIONS_FILE, CONDITIONS_TAG, write_conditions_file
 from hcdc_kernel.enums import COMPLETED_STATUSES, ProcessStatus
 from hcdc_kernel.jobs.manifest import (
     FailureClass,
@@ -56,10 +57,13 @@ from hcdc_server.schema.tables import (
     WorkspaceData,
 )
 from hcdc_server.services import provenance, transitions
+from hcdc_server.services.conditions import conditions_for_process
+from hcdc_server.services.conditions import inherit_outputs as inherit_conditions
 from hcdc_server.services.dependencies import release_children, stop_descendants
 from hcdc_server.services.quotas import run_time_limit
 from hcdc_server.services.users import utcnow
 from hcdc_server.services.visibility import output_scope
+from hcdc_server.storage.changes import DURATIONS, announce
 from hcdc_server.storage.database import UNAVAILABLE_ERRORS, describe_unavailable, is_unavailable
 
 _log = logging.getLogger(__name__)
@@ -145,6 +149,11 @@ class Worker:
                 pause = self._settings.poll_interval_s
                 try:
                     busy = self.step()
+                    # Idle only once every process is finished: one running under a worker
+                    # that died is adopted when its heartbeat is stale; stopping earlier
+                    # would strand it.
+                    if until_idle and not busy:
+                        busy = self._queue.outstanding(executor=self._executor.name)
                     backoff = self._settings.poll_interval_s
                 except UNAVAILABLE_ERRORS as exc:
                     if not is_unavailable(exc):
@@ -240,6 +249,15 @@ class Worker:
                 .where(ProcessInput.process_id == process_id)
                 .order_by(ProcessInput.sof_tag, DataFile.id)
             ).all()
+            # Jobs never read the database: the conditions go with the inputs, as a file.
+            conditions = (
+                conditions_for_process(session, process_id)
+                if any(slot.tag == CONDITIONS_TAG for slot in spec.inputs)
+                else []
+            )
+            conditions_file = job_dir.resolve() / CONDITIONS_FILE
+            if conditions:
+                inputs = [*inputs, (str(conditions_file), CONDITIONS_TAG)]
             job = JobSpec(
                 recipe=spec.name,
                 version=spec.version,
@@ -267,6 +285,8 @@ class Worker:
                 return None
         try:
             spec_path = job.write()
+            if conditions:
+                write_conditions_file(conditions_file, conditions)
         except OSError as exc:
             # E.g. a full disk: this process fails (bounded retries), the others go on.
             self._fail(
@@ -508,6 +528,8 @@ class Worker:
                 pipeline_version=spec.version,
             )
             provenance.inherit_process(session, process, primary_tag=primary_tag)
+            # Products carry the conditions of the inputs they were made from.
+            inherit_conditions(session, process.id, outputs)
             session.flush()
             self._end(
                 session,
@@ -541,6 +563,8 @@ class Worker:
             process.server = server
         session.flush()
         if status in COMPLETED_STATUSES:
+            # The recipe's run-time history changed: launches estimate from it afresh.
+            announce(session, DURATIONS)
             release_children(session, process, self._specs)
         elif status == ProcessStatus.ERROR:
             step = f"step {process.workflow_step!r} " if process.workflow_step else ""

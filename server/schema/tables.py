@@ -410,3 +410,80 @@ class ValidationEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ConditionImport(Base):
+    """One file of conditions read into ``condition_samples``: a SPARTA data file or a
+    site-monitor table, with what could not be read from it."""
+
+    __tablename__ = "condition_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))  # a ConditionSource
+    name: Mapped[str] = mapped_column(String(512))
+    checksum: Mapped[str] = mapped_column(String(64), unique=True)
+    data_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_files.id", ondelete="CASCADE"), index=True
+    )
+    time_start: Mapped[datetime | None] = mapped_column(DateTime)
+    time_end: Mapped[datetime | None] = mapped_column(DateTime)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    imported_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConditionSample(Base):
+    """One sample of one condition parameter (long format: sources sample at their own times)."""
+
+    __tablename__ = "condition_samples"
+    __table_args__ = (Index("ix_condition_samples_parameter_at", "parameter", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("condition_imports.id", ondelete="CASCADE"), index=True
+    )
+    source: Mapped[str] = mapped_column(String(16))  # a ConditionSource
+    parameter: Mapped[str] = mapped_column(String(16))  # a ConditionParameter
+    at: Mapped[datetime] = mapped_column(DateTime)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class FrameConditions(Base):
+    """The conditions of a data file over its exposure (raw science frames), or the aggregate
+    of its producing process's inputs (products): mean and spread per parameter.
+
+    ``details`` holds, per parameter, the source, sample count, extremes and whether the value
+    was interpolated (no sample inside the window).
+    """
+
+    __tablename__ = "frame_conditions"
+
+    data_file_id: Mapped[int] = mapped_column(
+        ForeignKey("data_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[datetime | None] = mapped_column(DateTime)
+    window_end: Mapped[datetime | None] = mapped_column(DateTime)
+    seeing: Mapped[float | None] = mapped_column(Float, index=True)
+    seeing_std: Mapped[float | None] = mapped_column(Float)
+    tau0: Mapped[float | None] = mapped_column(Float, index=True)
+    tau0_std: Mapped[float | None] = mapped_column(Float)
+    strehl: Mapped[float | None] = mapped_column(Float, index=True)
+    strehl_std: Mapped[float | None] = mapped_column(Float)
+    wind_speed: Mapped[float | None] = mapped_column(Float)
+    wind_speed_std: Mapped[float | None] = mapped_column(Float)
+    r0: Mapped[float | None] = mapped_column(Float)
+    r0_std: Mapped[float | None] = mapped_column(Float)
+    humidity: Mapped[float | None] = mapped_column(Float)
+    humidity_std: Mapped[float | None] = mapped_column(Float)
+    wfs_flux: Mapped[float | None] = mapped_column(Float)
+    wfs_flux_std: Mapped[float | None] = mapped_column(Float)
+    dtts_flux: Mapped[float | None] = mapped_column(Float)
+    dtts_flux_std: Mapped[float | None] = mapped_column(Float)
+    dtts_x: Mapped[float | None] = mapped_column(Float)
+    dtts_x_std: Mapped[float | None] = mapped_column(Float)
+    dtts_y: Mapped[float | None] = mapped_column(Float)
+    dtts_y_std: Mapped[float | None] = mapped_column(Float)
+    # Airmass is not in the telemetry: the header's for raw frames, the inputs' for products.
+    airmass: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    linked_at: Mapped[datetime] = mapped_column(DateTime)

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hcdc_kernel.frames.header_io import FitsFormatError, parse_header, read_header_file
@@ -241,12 +241,25 @@ class CatalogService:
 def _linked(
     session: Session, viewer: Viewer, link: Any, process_id: int, extra: str
 ) -> tuple[list[LinkedFile], int]:
-    """Visible files linked to a process through ``link`` and how many are hidden."""
-    total = session.scalar(select(func.count()).where(link.process_id == process_id)) or 0
+    """Visible files linked to a process through ``link`` and how many are hidden.
+
+    One statement: every link with whether the caller sees its file (hidden ones are only
+    counted, nothing of them leaves this function).
+    """
+    shown = visible(viewer, "data")
     rows = session.execute(
-        select(D.id, D.filename, D.frame_type, D.ra, D.dec, D.size, D.obs_night, link[extra])
+        select(
+            D.id,
+            D.filename,
+            D.frame_type,
+            D.ra,
+            D.dec,
+            D.size,
+            D.obs_night,
+            link[extra],
+            case((shown, 1), else_=0).label("shown"),
+        )
         .where(link.process_id == process_id, link.data_file_id == D.id)
-        .where(visible(viewer, "data"))
         .order_by(D.date_obs, D.id)
     ).all()
     files = [
@@ -261,8 +274,9 @@ def _linked(
             **{extra: r[7]},
         )
         for r in rows
+        if r.shown
     ]
-    return files, total - len(files)
+    return files, len(rows) - len(files)
 
 
 def _processes_linked(session: Session, viewer: Viewer, link: Any, data_id: int) -> list[int]:

@@ -100,8 +100,13 @@ def install_demo(
             ids[Path(record.path).resolve()] = record.id
 
     factory.ingest().ingest(
-        [*manifest.files, *naco], workspace=DEMO_WORKSPACE, user_login=DEMO_LOGIN, on_record=count
+        [*manifest.files, *manifest.telemetry, *naco],
+        workspace=DEMO_WORKSPACE,
+        user_login=DEMO_LOGIN,
+        on_record=count,
     )
+    # The site monitor's tables after the frames: the import links them (SPARTA at ingest).
+    site = factory.conditions().import_site_files(manifest.site_tables)
     token = users.create_token(DEMO_LOGIN, name="demo")
     summary: dict[str, Any] = {
         "data_dir": str(factory.settings.data_dir.resolve()),
@@ -109,6 +114,7 @@ def install_demo(
         "frame_types": dict(sorted(frame_types.items())),
         "naco_betapic": [str(p) for p in naco],
         "companions": str(dest / "companions.json"),
+        "site_monitor": {report.name: report.status for report in site},
         "login": DEMO_LOGIN,
         "token": token.token,
     }

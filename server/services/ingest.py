@@ -40,6 +40,7 @@ from hcdc_kernel.targets import TargetInfo
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
+from hcdc_server.services.conditions import ConditionsService
 from hcdc_server.services.fits_checks import (
     FileLimits,
     check_dates,
@@ -235,8 +236,10 @@ class IngestService:
         limits: FileLimits,
         workers: int = 1,
         batch_size: int = 1000,
+        conditions: ConditionsService | None = None,
     ) -> None:
         self.limits = limits
+        self._conditions = conditions
         self._workers = workers
         self._batch_size = batch_size
         self._sessions = sessions
@@ -327,8 +330,27 @@ class IngestService:
                     records.append(
                         IngestRecord(path=str(scanned.path), status="rejected", reason=_reason(exc))
                     )
-        for record in records:
+        for record in self._with_conditions(records):
             emit(record)
+
+    def _with_conditions(self, records: list[IngestRecord]) -> list[IngestRecord]:
+        """Read the telemetry of new SPARTA files and link new exposures to their conditions;
+        a SPARTA file read in part says what it lacks in its record's reason."""
+        ingested = [
+            (r.id, r.frame_type or "")
+            for r in records
+            if r.status == "ingested" and r.id is not None
+        ]
+        conditions = self._conditions
+        if conditions is None or not ingested:
+            return records
+        reports = retry_unavailable(lambda: conditions.after_ingest(ingested), what="ingest")
+        return [
+            record.model_copy(update={"reason": "; ".join(reports[record.id].messages)})
+            if record.id in reports and reports[record.id].messages
+            else record
+            for record in records
+        ]
 
     def _store_batch(
         self,

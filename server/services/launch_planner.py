@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,6 +101,10 @@ class LaunchContext:
     priority: int = 0
     force: bool = False
     workflow_id: int | None = None
+    #: Past runs of a recipe by name (:func:`duration_history`; a service may cache it).
+    durations: Callable[[Session, str], DurationHistory] = field(
+        default_factory=lambda: duration_history
+    )
 
 
 # -- recipes and references ------------------------------------------------------------------
@@ -437,6 +441,16 @@ def create_process(
         key = cache_key(spec, [(i.tag, i.data_file.checksum) for i in plan.inputs], recipe.params)
     now = utcnow()
     observed = provenance.process_observation([i.data_file for i in plan.inputs], primary)
+    # Decided before the insert, so that the process row is written once, complete.
+    cached = (
+        None
+        if launch.force or key is None
+        else _cached(session, key, user_id=launch.user_id, workspace_id=launch.workspace_id)
+    )
+    estimate = None
+    if cached is None:
+        size = sum(i.data_file.size for i in plan.inputs)
+        estimate = launch.durations(session, spec.name).estimate(size)
     process = Process(
         batch_id=launch.batch_id,
         recipe_id=recipe.recipe_id,
@@ -460,6 +474,7 @@ def create_process(
         attempt=0,
         workflow_id=launch.workflow_id,
         workflow_step=step,
+        estimated_duration_s=estimate,
     )
     session.add(process)
     session.flush()
@@ -478,16 +493,8 @@ def create_process(
                 overridden_by=launch.user_id if item.overridden else None,
             )
         )
-    cached = (
-        None
-        if launch.force or key is None
-        else _cached(session, key, user_id=launch.user_id, workspace_id=launch.workspace_id)
-    )
     if cached is not None:
         _reuse(session, process, cached, now)
-    else:
-        size = sum(i.data_file.size for i in plan.inputs)
-        process.estimated_duration_s = estimate_duration(session, spec.name, size)
     session.flush()
     return process
 
@@ -509,11 +516,22 @@ def cache_key(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def estimate_duration(session: Session, recipe_name: str, input_bytes: int) -> float | None:
-    """Median seconds per input byte of past runs times ``input_bytes`` (median run without).
+@dataclass(frozen=True)
+class DurationHistory:
+    """Medians of a recipe's recent runs: seconds per input byte, and seconds."""
 
-    Only finished runs that really ran count (cache hits and failures are left out).
-    """
+    seconds_per_byte: float | None
+    seconds: float | None
+
+    def estimate(self, input_bytes: int) -> float | None:
+        """Median rate times ``input_bytes`` (the median run without sizes)."""
+        if input_bytes > 0 and self.seconds_per_byte is not None:
+            return self.seconds_per_byte * input_bytes
+        return self.seconds
+
+
+def duration_history(session: Session, recipe_name: str) -> DurationHistory:
+    """The last runs of a recipe that really ran (cache hits and failures are left out)."""
     rows = session.execute(
         select(Process.id, Process.started_at, Process.ended_at)
         .join(Recipe, Recipe.id == Process.recipe_id)
@@ -528,7 +546,7 @@ def estimate_duration(session: Session, recipe_name: str, input_bytes: int) -> f
         .limit(_HISTORY)
     ).all()
     if not rows:
-        return None
+        return DurationHistory(None, None)
     sizes: dict[int, int] = dict(
         session.execute(
             select(ProcessInput.process_id, func.sum(DataFile.size))
@@ -541,9 +559,14 @@ def estimate_duration(session: Session, recipe_name: str, input_bytes: int) -> f
     rates = [
         d / float(sizes[r.id]) for d, r in zip(durations, rows, strict=True) if sizes.get(r.id)
     ]
-    if input_bytes > 0 and rates:
-        return float(statistics.median(rates) * input_bytes)
-    return float(statistics.median(durations))
+    return DurationHistory(
+        float(statistics.median(rates)) if rates else None, float(statistics.median(durations))
+    )
+
+
+def estimate_duration(session: Session, recipe_name: str, input_bytes: int) -> float | None:
+    """Seconds a run of ``recipe_name`` on ``input_bytes`` should take (None: no history)."""
+    return duration_history(session, recipe_name).estimate(input_bytes)
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ processes in one transaction; the dispatcher (``hcdc worker``) runs them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,6 +42,7 @@ from hcdc_server.services import launch_planner as planner
 from hcdc_server.services import quotas, transitions, visibility
 from hcdc_server.services.dependencies import release_children, repoint_children, stop_descendants
 from hcdc_server.services.recipes import RecipeService
+from hcdc_server.services.stamped_cache import StampedCache
 from hcdc_server.services.users import utcnow
 from hcdc_server.services.visibility import Viewer
 
@@ -57,12 +58,27 @@ class ProcessService:
         *,
         recipes: RecipeService,
         quotas: QuotaSettings | None = None,
+        on_valid: Callable[[int], None] | None = None,
+        durations: StampedCache[planner.DurationHistory] | None = None,
     ) -> None:
         self._sessions = sessions
         self._recipes = recipes
         self._quotas = quotas if quotas is not None else QuotaSettings()
+        self._durations = durations
+        # Called after a `valid` verdict is committed (the VO publishes the products).
+        self._on_valid = on_valid
 
     # -- launching -------------------------------------------------------------------------
+
+    def _duration_history(self, session: Session, recipe_name: str) -> planner.DurationHistory:
+        """A recipe's recent run times, read at most every few seconds per process."""
+        if self._durations is None:
+            return planner.duration_history(session, recipe_name)
+        return self._durations.get_or_load(
+            recipe_name,
+            lambda: (planner.duration_history(session, recipe_name), None),
+            now=utcnow,
+        )
 
     def launch(
         self,
@@ -94,13 +110,14 @@ class ProcessService:
             preset=request.preset,
         )
         with self._sessions.begin() as session:
-            quotas.check_priority(session, user_id, request.priority, self._quotas)
+            role = quotas.check_priority(session, user_id, request.priority, self._quotas)
             workspace_id = planner.workspace_id(session, request.workspace)
             plans = planner.plans_for(session, recipe.spec, request, workspace_id)
             for plan in plans:
                 planner.check_plan(recipe.spec, plan)
             batch = planner.open_batch(session, name=request.batch_name, user_id=user_id)
             launch = planner.LaunchContext(
+                durations=self._duration_history,
                 batch_id=batch.id,
                 user_id=user_id,
                 workspace_id=workspace_id,
@@ -116,9 +133,11 @@ class ProcessService:
                     found = planner.inputs_workspace(session, recipe.spec, plan)
                     context = dataclasses.replace(launch, workspace_id=found)
                 processes.append(planner.create_process(session, recipe, plan, context))
-            quotas.check_queued(session, user_id, self._quotas)
+            quotas.check_queued(session, user_id, self._quotas, role=role)
+            known = (recipe.recipe_id, recipe.spec.name, recipe.spec.version)
             return LaunchResult(
-                batch_id=batch.id, processes=[process_model(session, p) for p in processes]
+                batch_id=batch.id,
+                processes=[process_model(session, p, recipe=known) for p in processes],
             )
 
     def preview(self, request: LaunchRequest) -> list[AssociationPreview]:
@@ -240,7 +259,10 @@ class ProcessService:
             else:
                 release_children(session, process)
             session.flush()
-            return process_model(session, process)
+            answer = process_model(session, process)
+        if verdict == ValidationStatus.VALID and self._on_valid is not None:
+            self._on_valid(process_id)
+        return answer
 
     def reprocess(
         self,
@@ -268,6 +290,7 @@ class ProcessService:
             # The old parameters already hold the preset's values: it is only recorded.
             recipe = dataclasses.replace(recipe, preset=old.recipe_preset)
             launch = planner.LaunchContext(
+                durations=self._duration_history,
                 batch_id=old.batch_id,
                 user_id=user_id,
                 workspace_id=old.workspace_id,
@@ -398,9 +421,18 @@ def _process(session: Session, process_id: int, *, lock: bool = False) -> Proces
     return process
 
 
-def process_model(session: Session, process: Process) -> ProcessModel:
-    """A process as the API shows it (with its inputs and outputs)."""
-    recipe = session.get_one(Recipe, process.recipe_id)
+def process_model(
+    session: Session, process: Process, *, recipe: tuple[int, str, str] | None = None
+) -> ProcessModel:
+    """A process as the API shows it (with its inputs and outputs).
+
+    ``recipe``: (id, name, version) of its recipe where the caller knows them (a launch).
+    """
+    if recipe is not None and recipe[0] == process.recipe_id:
+        recipe_name, recipe_version = recipe[1], recipe[2]
+    else:
+        row = session.get_one(Recipe, process.recipe_id)
+        recipe_name, recipe_version = row.name, row.version
     inputs = session.scalars(
         select(ProcessInput)
         .where(ProcessInput.process_id == process.id)
@@ -414,8 +446,8 @@ def process_model(session: Session, process: Process) -> ProcessModel:
     return ProcessModel(
         id=process.id,
         batch_id=process.batch_id,
-        recipe_name=recipe.name,
-        recipe_version=recipe.version,
+        recipe_name=recipe_name,
+        recipe_version=recipe_version,
         recipe_preset=process.recipe_preset,
         user_id=process.user_id,
         workspace_id=process.workspace_id,

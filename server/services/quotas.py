@@ -42,11 +42,11 @@ def is_unlimited(role: str) -> bool:
     return role == "admin"
 
 
-def check_priority(session: Session, user_id: int, priority: int, quotas: QuotaSettings) -> None:
-    """400 naming the allowed range when ``priority`` is outside it for this user."""
-    role = _role(session, user_id, lock=True)
+def check_priority(session: Session, user_id: int, priority: int, quotas: QuotaSettings) -> str:
+    """400 naming the allowed range when ``priority`` is outside it for this user; the role."""
+    role = _role(session, user_id)
     if is_unlimited(role) or quotas.min_priority <= priority <= quotas.max_priority:
-        return
+        return role
     raise InvalidInputError(
         f"priority: {priority} is outside the range allowed to a {role} "
         f"({quotas.min_priority} to {quotas.max_priority}; administrators are not limited)"
@@ -60,15 +60,20 @@ def fit_priority(session: Session, user_id: int, priority: int, quotas: QuotaSet
     return max(quotas.min_priority, min(quotas.max_priority, priority))
 
 
-def check_queued(session: Session, user_id: int, quotas: QuotaSettings) -> None:
+def check_queued(
+    session: Session, user_id: int, quotas: QuotaSettings, *, role: str | None = None
+) -> None:
     """429 when the user has more processes queued than allowed (new ones counted).
 
     Called once a launch's processes are written, in the same transaction, so that a refused
-    launch leaves nothing and cached results (done at once) do not count.
+    launch leaves nothing and cached results (done at once) do not count. ``role``: the user's,
+    when the caller read it already in this transaction.
     """
-    role = _role(session, user_id, lock=True)
-    if is_unlimited(role):
+    if is_unlimited(role if role is not None else _role(session, user_id)):
         return
+    # Locked only now, at the end of the launch: launches of one user wait for each other
+    # just for this count and the commit, and administrators' launches never wait.
+    _role(session, user_id, lock=True)
     queued = session.scalar(
         select(func.count(Process.id)).where(
             Process.user_id == user_id, Process.status == ProcessStatus.QUEUED

@@ -21,14 +21,21 @@ from hcdc_kernel.recipes.spec import RecipeSpec, SpecFormatError
 from hcdc_server.exceptions import ConflictError, InvalidInputError, NotFoundError
 from hcdc_server.models.processes import RecipeModel
 from hcdc_server.schema.tables import Recipe, RecipePreset
+from hcdc_server.services.stamped_cache import StampedCache
 from hcdc_server.services.users import utcnow
 
 
 class RecipeService:
     """List recipes, add versions, hide recipes and choose the current version."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        cache: StampedCache[tuple[int, RecipeSpec] | RecipeModel] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._cache = cache
 
     def sync_builtin(self, specs: Sequence[RecipeSpec] | None = None) -> int:
         """Insert built-in recipe versions not yet in the database; return how many.
@@ -69,13 +76,37 @@ class RecipeService:
             return [_model(r, presets.get(r.id, {})) for r in rows]
 
     def model(self, name: str, version: str | None = None) -> RecipeModel:
-        """One version (default the current) as the API shows it; 404 when unknown."""
+        """One version (default the current) as the API shows it; 404 when unknown.
+
+        Kept a few seconds per process, like :meth:`get` (each launch checks it).
+        """
+        if self._cache is None:
+            return self._model(name, version)
+        found = self._cache.get_or_load(
+            ("model", name, version), lambda: (self._model(name, version), None), now=utcnow
+        )
+        assert isinstance(found, RecipeModel)
+        return found
+
+    def _model(self, name: str, version: str | None) -> RecipeModel:
         with self._sessions() as session:
             row = self._row(session, name, version)
             return _model(row, _presets(session, [row.id]).get(row.id, {}))
 
     def get(self, name: str, version: str | None = None) -> tuple[int, RecipeSpec]:
-        """The row id and spec (availability checked here) of a version, default the current."""
+        """The row id and spec (availability checked here) of a version, default the current.
+
+        Kept a few seconds per process (every launch reads it); any recipe change empties it.
+        """
+        if self._cache is None:
+            return self._get(name, version)
+        found = self._cache.get_or_load(
+            ("spec", name, version), lambda: (self._get(name, version), None), now=utcnow
+        )
+        assert isinstance(found, tuple)
+        return found
+
+    def _get(self, name: str, version: str | None) -> tuple[int, RecipeSpec]:
         with self._sessions() as session:
             row = self._row(session, name, version)
             extra = _presets(session, [row.id]).get(row.id, {})

@@ -126,6 +126,12 @@ class UserService:
 
     def authenticate(self, login: str | None, token: str | None) -> UserModel:
         """The active user owning ``token``; any mismatch is the same 401, with no detail leak."""
+        return self.check_token(login, token)[0]
+
+    def check_token(
+        self, login: str | None, token: str | None
+    ) -> tuple[UserModel, datetime | None]:
+        """:meth:`authenticate`, with the token's expiry (None: never) for caches."""
         failure = AuthenticationError("invalid login or token")
         if not login or not token or "." not in token:
             raise AuthenticationError("missing credentials: give a login and a token")
@@ -150,4 +156,4 @@ class UserService:
                 raise AuthenticationError("token expired")
             if not user.is_active:
                 raise AuthenticationError("user disabled")
-            return UserModel.model_validate(user)
+            return UserModel.model_validate(user), stored.expires_at

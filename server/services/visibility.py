@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, ColumnElement, false, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -61,6 +62,12 @@ class Viewer:
         return next((role for i, role in self.roles if i == workspace_id), None)
 
 
+#: Anyone, unauthenticated: sees exactly the public data files and no process. The VO
+#: publication and the public download routes read through it, so that "public" is this
+#: module's rule everywhere.
+PUBLIC = Viewer(user_id=-1, login="", role="user")
+
+
 def visible(viewer: Viewer, resource: Resource) -> ColumnElement[bool]:
     """The predicate selecting the rows of ``resource`` that ``viewer`` may see."""
     if viewer.role == "admin":
@@ -82,6 +89,18 @@ def visible(viewer: Viewer, resource: Resource) -> ColumnElement[bool]:
     if viewer.role == "restricted":
         return in_workspace
     return or_(data.is_public.is_(True), in_workspace)
+
+
+def release_due(observed_before: datetime) -> ColumnElement[bool]:
+    """Raw files not yet public whose proprietary period has ended: observed before
+    ``observed_before`` (ESO's release date is the observation date plus the period)."""
+    data = t.DataFile.__table__.c
+    return and_(
+        data.is_public.is_(False),
+        data.is_raw.is_(True),
+        data.date_obs.is_not(None),
+        data.date_obs < observed_before,
+    )
 
 
 def load_viewer(session: Session, user_id: int) -> Viewer:

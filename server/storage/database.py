@@ -34,13 +34,16 @@ _DEADLINE = "hcdc_statement_deadline"
 _NO_TIMEOUT = "hcdc_no_statement_timeout"
 
 
-def create_db_engine(url: str, *, statement_timeout_s: float = 0.0) -> Engine:
+def create_db_engine(
+    url: str, *, statement_timeout_s: float = 0.0, pool_size: int = 12, max_overflow: int = 4
+) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
 
     A positive ``statement_timeout_s`` bounds every statement: PostgreSQL's
     ``statement_timeout`` in each connection's options, a progress handler on SQLite; the
     statement then fails with an error :func:`is_statement_timeout` recognises. Parameters never
-    appear in error messages or logs (``hide_parameters``): they hold users' input.
+    appear in error messages or logs (``hide_parameters``): they hold users' input. A PostgreSQL
+    engine keeps ``pool_size`` connections and opens at most ``max_overflow`` more.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -67,7 +70,11 @@ def create_db_engine(url: str, *, statement_timeout_s: float = 0.0) -> Engine:
             parsed = parsed.update_query_dict({"options": f"{given} {timeout}".strip()})
         url = parsed.render_as_string(hide_password=False)
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
     )
 
 

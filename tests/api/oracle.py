@@ -186,6 +186,39 @@ def process_facts(cat: Catalog, p: dict[str, Any]) -> dict[str, tuple[str, Any]]
         "DATA_PIPELINE_VERSION": ("str", Many(tuple(d["pipeline_version"] for d in outs))),
         "DATA_FILE_ID": ("int", Many(tuple(d["id"] for d in ins + outs))),
     }
+    for name in CONDITION_FILTERS:
+        # the mean over the inputs; calibrations' headers are no sky conditions
+        values = [
+            value
+            for d in {d["id"]: d for d in ins}.values()
+            if (value := condition_facts(cat, d, science_only=True)[name]) is not None
+        ]
+        facts[name] = ("float", sum(values) / len(values) if values else None)
+    return facts
+
+
+#: Condition filter -> (linked column, header column or None).
+CONDITION_FILTERS = {
+    "SEEING": ("seeing", "seeing"),
+    "TAU0": ("tau0", "tau0"),
+    "STREHL": ("strehl", None),
+    "WIND_SPEED": ("wind_speed", None),
+    "AIRMASS": ("airmass", "airmass"),
+}
+
+
+def condition_facts(
+    cat: Catalog, d: dict[str, Any], *, science_only: bool = False
+) -> dict[str, Any]:
+    """A file's conditions: linked, else (science exposures only, for aggregates) its header's."""
+    linked = cat.frame_conditions.get(d["id"], {})
+    facts = {}
+    for name, (column, header) in CONDITION_FILTERS.items():
+        value = linked.get(column)
+        fallback = header is not None and (not science_only or d["category"] == "SCIENCE")
+        if value is None and fallback:
+            value = d[header]
+        facts[name] = value
     return facts
 
 
@@ -221,9 +254,7 @@ def data_facts(cat: Catalog, d: dict[str, Any]) -> dict[str, tuple[str, Any]]:
         "COORD_RA": ("float", d["ra"]),
         "COORD_DEC": ("float", d["dec"]),
         "CONE": ("cone", None if d["ra"] is None else (d["ra"], d["dec"])),
-        "SEEING": ("float", d["seeing"]),
-        "TAU0": ("float", d["tau0"]),
-        "AIRMASS": ("float", d["airmass"]),
+        **{name: ("float", value) for name, value in condition_facts(cat, d).items()},
         "STANDARD": ("bool", d["is_standard"]),
         "RAW": ("bool", d["is_raw"]),
         "PUBLIC": ("bool", d["is_public"]),

@@ -84,6 +84,7 @@ class Catalog:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
     attributes: list[dict[str, Any]] = field(default_factory=list)
+    frame_conditions: dict[int, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     files: dict[int, Path] = field(default_factory=dict)
 
@@ -363,6 +364,7 @@ def build_catalog(
         cat.processes[old - 1]["reprocessed_by_id"] = new
         cat.processes[new - 1]["reprocess_of_id"] = old
     cat.workspace_data = sorted(set(cat.workspace_data))
+    _frame_conditions(cat, random.Random(seed + 1), now)
     with factory.sessions.begin() as session:
         rows = [
             (t.User, list(cat.users.values())),
@@ -371,6 +373,7 @@ def build_catalog(
             (t.Target, cat.targets),
             (t.Observation, cat.observations),
             (t.DataFile, cat.data),
+            (t.FrameConditions, list(cat.frame_conditions.values())),
             (
                 t.WorkspaceData,
                 [{"workspace_id": w, "data_file_id": d} for w, d in cat.workspace_data],
@@ -413,6 +416,27 @@ def build_catalog(
     for login in cat.users:
         cat.tokens[login] = users.create_token(login).token
     return cat
+
+
+def _frame_conditions(cat: Catalog, rng: random.Random, now: datetime) -> None:
+    """Linked conditions of every exposure and product; none for calibrations.
+
+    Values are multiples of powers of two, so that the mean over a process's inputs is exact
+    whatever order a database sums them in (process filters compare means for equality).
+    """
+    for d in cat.data:
+        if d["category"] == "CALIB":
+            continue
+        cat.frame_conditions[d["id"]] = {
+            "data_file_id": d["id"],
+            "seeing": rng.randint(26, 100) / 64,
+            "tau0": rng.randint(4, 41) / 4096,
+            "airmass": 1 + rng.randint(0, 64) / 64,
+            "strehl": None if rng.random() < 0.2 else rng.randint(38, 115) / 128,
+            "wind_speed": None if rng.random() < 0.2 else rng.randint(8, 80) / 4,
+            "details": {},
+            "linked_at": now,
+        }
 
 
 def _mjd(when: datetime) -> float:

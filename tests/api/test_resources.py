@@ -24,8 +24,17 @@ from hcdc_server.schema.tables import Token
 from hcdc_server.services.downloads import safe_filename
 from hcdc_server.services.users import utcnow
 
-#: Routes open by design: the hub's liveness probe (it returns nothing about users or data).
-PUBLIC_ROUTES = {("get", "/api/hub/health")}
+#: Routes open by design: the hub's liveness probe (it returns nothing about users or data),
+#: and public data for VO clients and DOI landing pages (public data only, by the visibility
+#: rule; tests/security/test_authorisation_matrix.py checks them).
+PUBLIC_ROUTES = {
+    ("get", "/api/hub/health"),
+    ("get", "/api/public/data/{data_id}/file"),
+    ("get", "/api/public/data/{data_id}/preview"),
+    ("get", "/api/public/datasets/{suffix}"),
+    ("get", "/api/public/datasets/{suffix}/datacite.json"),
+    ("get", "/api/public/datasets/{suffix}/datacite.xml"),
+}
 
 
 def test_every_route_refuses_an_unauthenticated_request(seeded) -> None:

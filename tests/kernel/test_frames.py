@@ -85,7 +85,8 @@ CASES = [
     (naco("CALIB", "FLAT,LAMP"), "NACO_IMG_LAMP_FLAT_RAW"),
     (naco("CALIB", "FLAT,SKY"), "NACO_IMG_TWILIGHT_FLAT_RAW"),
     (sphere("IRDIS", "ACQUISITION", "OBJECT"), "ACQUISITION"),
-    (sphere("IRDIS", "TEST", "OBJECT,AO"), "ACQUISITION"),
+    (sphere("IRDIS", "TEST", "OBJECT,AO"), "SPH_SPARTA_RAW"),
+    (naco("TEST", "OBJECT,AO"), "ACQUISITION"),
 ]
 
 

@@ -91,13 +91,18 @@ def start_server(
     *,
     database_url: str | None = None,
     port: int | None = None,
+    workers: int | None = None,
 ) -> Server:
-    """Start ``hcdc serve`` on a free loopback port and wait until it answers."""
+    """Start ``hcdc serve`` on a free loopback port and wait until it answers.
+
+    ``workers``: API worker processes (default: the setting's, one per core).
+    """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
+    extra = [] if workers is None else ["--workers", str(workers)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [hcdc_command(), "serve", "--port", str(port)],
+            [hcdc_command(), "serve", "--port", str(port), *extra],
             env=hcdc_env(settings, database_url),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -167,6 +172,21 @@ def processes_without_inputs(factory: Factory) -> list[int]:
                 select(Process.id).where(Process.id.not_in(has_input.scalar_subquery()))
             )
         )
+
+
+def api_workers(server: subprocess.Popen[bytes]) -> list[int]:
+    """Pids of the API worker processes of a multi-process ``hcdc serve`` (its children that
+    run the application, not multiprocessing's helper processes)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    found = []
+    for pid in map(int, children):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            found.append(pid)
+    return found
 
 
 def data_file_paths(factory: Factory) -> list[str]:

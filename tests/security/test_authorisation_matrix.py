@@ -268,6 +268,10 @@ def on_w_data(suffix: str = "") -> Build:
     return lambda world, caller: (f"/api/data/{world.ids['w_data']}{suffix}", {})
 
 
+def public_data(suffix: str, key: str = "public_data") -> Build:
+    return lambda world, caller: (f"/api/public/data/{world.ids[key]}{suffix}", {})
+
+
 def browse_url(resource: str) -> Build:
     return lambda world, caller: (
         f"/api/{resource}_list/{world.url_credentials(caller)}",
@@ -361,6 +365,7 @@ RULES: dict[tuple[str, str], list[Case]] = {
     ],
     # Reading a process: admins, members of its workspace, its launcher; 404 for the rest.
     ("GET", "/api/processes/{process_id}"): [Case("P", on_p(), READ_P)],
+    ("GET", "/api/processes/{process_id}/conditions"): [Case("P", on_p(), READ_P)],
     ("GET", "/api/processes/{process_id}/sof"): [Case("P", on_p("/sof"), READ_P)],
     ("GET", "/api/processes/{process_id}/log"): [Case("P", on_p("/log"), READ_P)],
     ("GET", "/api/processes/{process_id}/validation"): [Case("P", on_p("/validation"), READ_P)],
@@ -498,6 +503,25 @@ RULES: dict[tuple[str, str], list[Case]] = {
     ],
     ("DELETE", "/api/hub/servers/{login}"): [
         Case("hank's server", fixed("/api/hub/servers/hank"), hub_only(204))
+    ],
+    # Public data for the VO and DOI landing pages: no token, public data only (404 else).
+    ("GET", "/api/public/data/{data_id}/file"): [
+        Case("public data", public_data("/file"), everyone(200)),
+        Case("w's data", public_data("/file", "w_data"), everyone(404)),
+    ],
+    ("GET", "/api/public/data/{data_id}/preview"): [
+        Case("public data", public_data("/preview"), everyone(200)),
+        Case("w's data", public_data("/preview", "w_data"), everyone(404)),
+    ],
+    ("GET", "/api/public/datasets/{suffix}"): [
+        Case("no such dataset", fixed("/api/public/datasets/hcdc.999999"), everyone(404)),
+        Case("not a DOI suffix", fixed("/api/public/datasets/other.1"), everyone(400)),
+    ],
+    ("GET", "/api/public/datasets/{suffix}/datacite.json"): [
+        Case("no such dataset", fixed("/api/public/datasets/hcdc.999999/datacite.json"), everyone(404))
+    ],
+    ("GET", "/api/public/datasets/{suffix}/datacite.xml"): [
+        Case("no such dataset", fixed("/api/public/datasets/hcdc.999999/datacite.xml"), everyone(404))
     ],
     # Documentation routes outside the schema: public.
     ("GET", "/openapi.json"): [Case("schema", fixed("/openapi.json"), everyone(200))],

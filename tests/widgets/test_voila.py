@@ -280,3 +280,88 @@ def test_image_viewer_zooms_and_reads_out_a_pixel_offline(browser, tmp_path):
         log.close()
     # Voila's page template asks a CDN for Font Awesome (icons only); nothing else leaves.
     assert [u for u in off_host if "fontawesome" not in u] == []
+
+
+def _marked(conditions: dict, key: str) -> int:
+    """Exposures the panel marks on the figure of ``key`` (timed, with a value of their own)."""
+    return sum(
+        1
+        for e in conditions["exposures"]
+        if e.get("window_start") and e.get("window_end") and key in e.get("values", {})
+    )
+
+
+def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, live_server, tmp_path):
+    """The Conditions tab draws seeing, tau0 and Strehl over the sequence, one marker per
+    science frame, with nothing fetched from outside the local servers."""
+    dc = hk.connect(live_server.url, live_server.token, login=live_server.login, progress=False)
+    # The night of 2019-05-27 (UT 2019-05-28), with its spell of short tau0.
+    science = dc.data(data_frame_type="IRD_SCIENCE_DBI_RAW", obs_night_date="2019-05-27")
+    ids = sorted(int(i) for i in science["id"])
+    assert len(ids) >= 2
+    process = dc.launch("hcdc_echo", ids, reference="voila-conditions", force=True)[0]
+    conditions = dc.conditions(process.id)
+    dc.close()
+    assert len(conditions["exposures"]) == len(ids)
+    # The order of the panel's figures (PANEL_PARAMETERS).
+    expected = [_marked(conditions, key) for key in ("seeing", "tau0", "strehl")]
+    assert expected[1] == len(ids)  # AO telemetry covers every science frame
+    source = (
+        "import hcdc_kernel as hk\n"
+        "from hcdc_widgets import ProcessBrowser\n"
+        "pb = ProcessBrowser(hk.connect(progress=False), "
+        f"filters={{'PROCESS_ID': {process.id}}}, live=False)\n"
+        f"pb.select({process.id})\n"
+        "pb\n"
+    )
+    server, url, log = _serve_voila(tmp_path, source, live_server.env)
+    off_host: list[str] = []
+
+    def only_local(route):
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+            route.continue_()
+        else:
+            off_host.append(route.request.url)
+            route.abort()
+
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.route("**/*", only_local)
+        page.goto(url, timeout=120_000)
+        page.get_by_text("Process ID:").wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Conditions").click()
+        panel = page.locator(".hcdc-conditions-panel")
+        panel.wait_for(state="visible", timeout=60_000)
+        assert "science exposure(s)" in panel.inner_text()
+        # bqplot draws each scatter point as a ``g.object_grp``: one per marked frame.
+        page.wait_for_function(
+            """(expected) => {
+                const figures = document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure');
+                const marked = Array.from(figures, f => f.querySelectorAll('.object_grp').length);
+                return JSON.stringify(marked) === JSON.stringify(expected);
+            }""",
+            arg=expected,
+            timeout=60_000,
+        )
+        figures = panel.locator(".bqplot.figure")
+        assert figures.count() == 3
+        labels = panel.locator("text.axislabel").all_text_contents()  # SVG: no innerText
+        assert {"seeing (arcsec)", "tau0 (ms)", "Strehl"} <= set(labels)
+        # The tau0 telemetry is drawn as a line, not only the frames' means.
+        tau0_line = figures.nth(1).locator("path.line").first.get_attribute("d")
+        assert tau0_line is not None and tau0_line.count("L") >= len(ids)
+        print("DEBUG", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
+        page.wait_for_timeout(3000)
+        print("DEBUG3s", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
+        page.set_viewport_size({'width': 1300, 'height': 1400})
+        page.wait_for_timeout(2000)
+        print("DEBUGresize", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "voila-conditions-panel.png"), full_page=True)
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    # Voila's page template asks a CDN for Font Awesome (icons only); nothing else leaves.
+    assert [u for u in off_host if "fontawesome" not in u] == []

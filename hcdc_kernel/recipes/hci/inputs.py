@@ -51,6 +51,7 @@ CATEGORY_ROLES: dict[str, str] = {
     "HCI_FINAL_IMAGE": "FINAL_IMAGE",
     "HCI_REFERENCE_CUBE": "REFERENCE",
     "HCI_DPI_FRAMES": "DPI",
+    "HCDC_CONDITIONS": "CONDITIONS",
 }
 
 #: Roles of raw frames, by ``ESO DPR TYPE``.
@@ -60,7 +61,16 @@ DPR_TYPE_ROLES: dict[str, str] = {
     "OBJECT,CENTER": "STAR_CENTER",
 }
 
-ROLES = ("SCIENCE", "ANGLES", "PSF", "STAR_CENTER", "REFERENCE", "FINAL_IMAGE", "DPI")
+ROLES = (
+    "SCIENCE",
+    "ANGLES",
+    "PSF",
+    "STAR_CENTER",
+    "REFERENCE",
+    "FINAL_IMAGE",
+    "DPI",
+    "CONDITIONS",
+)
 
 #: Pixel scales (arcsec/px) by instrument and camera (Maire et al. 2016; NACO manual).
 _PIXSCALES = {

@@ -67,8 +67,8 @@ class CompiledBrowse:
         skipping ``(page - 1) * limit`` rows never computes their keys.
         """
         table = self.vocabulary.table
-        columns = [self._expression(key).label(key) for key in keys]
         if self.limit < 0:
+            columns = [self._expression(key).label(key) for key in keys]
             statement = select(*columns).select_from(table).where(*self.where)
             if self.page > 1:
                 statement = statement.limit(0)  # -1 gives every item on page 1
@@ -159,11 +159,16 @@ class CompiledBrowse:
         Lookups rather than joins keep PostgreSQL's planning time flat (six LEFT JOINs cost
         about 10 ms of join search per query; per-row primary-key lookups cost microseconds).
         """
+        built = self.vocabulary.key_sql.get(key)
+        if built is not None:
+            return built
         expression, join_name = self.vocabulary.keys[key]
-        if join_name is None:
-            return expression
-        join = self.vocabulary.joins[join_name]
-        return select(expression).where(join.on).correlate(self.vocabulary.table).scalar_subquery()
+        if join_name is not None:
+            join = self.vocabulary.joins[join_name]
+            lookup = select(expression).where(join.on).correlate(self.vocabulary.table)
+            expression = lookup.scalar_subquery()
+        self.vocabulary.key_sql[key] = expression
+        return expression
 
     def _order_by(self) -> list[ColumnElement[Any]]:
         id_column = self.vocabulary.id_column

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, Table, and_, not_, or_
 
 from hcdc_kernel.enums import ProcessStatus, ValidationStatus
 from hcdc_server.schema import tables as t
+from hcdc_server.services.browse.conditions import data_condition_rules, process_condition_rules
 from hcdc_server.services.browse.rules import (
     AttributeRule,
     CallerRule,
@@ -69,6 +70,12 @@ class Vocabulary:
     extra_keys: Mapping[str, ColumnElement[Any]] = field(default_factory=dict)
     #: Filter names that are aliases of another filter (no key of their own).
     aliases: frozenset[str] = frozenset()
+
+    @cached_property
+    def key_sql(self) -> dict[str, ColumnElement[Any]]:
+        """Item key -> its SQL as the compiler built it, kept: building a correlated lookup
+        costs about 0.3 ms, and a page names every key (filled by the compiler)."""
+        return {}
 
     @cached_property
     def keys(self) -> dict[str, tuple[ColumnElement[Any], str | None]]:
@@ -293,6 +300,7 @@ def process_vocabulary() -> Vocabulary:
             },
         ),
         "EXTENDED_ATTRIBUTE": AttributeRule(P.id, PA.process_id, PA.key, PA.value),
+        **process_condition_rules(),
     }
     switches: dict[str, Rule] = {
         "FILTER_NO_HIDDEN_RECIPES": SwitchRule(
@@ -412,9 +420,7 @@ def data_vocabulary() -> Vocabulary:
         "COORD_RA": ColumnRule(D.ra, "float"),
         "COORD_DEC": ColumnRule(D.dec, "float"),
         "CONE": ConeRule(D.ra, D.dec),
-        "SEEING": ColumnRule(D.seeing, "float"),
-        "TAU0": ColumnRule(D.tau0, "float"),
-        "AIRMASS": ColumnRule(D.airmass, "float"),
+        **data_condition_rules(),
         "STANDARD": ColumnRule(D.is_standard, "bool"),
         "RAW": ColumnRule(D.is_raw, "bool"),
         "PUBLIC": ColumnRule(D.is_public, "bool"),
