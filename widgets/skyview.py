@@ -276,18 +276,20 @@ class SkyView(Aladin):
         """
         pointings: list[dict[str, Any]] = []
         for row in rows:
-            ra = row.get("coord_ra", row.get("ra"))
-            dec = row.get("coord_dec", row.get("dec"))
+            ra = row.get("coord_ra", row.get("ra", row.get("s_ra")))
+            dec = row.get("coord_dec", row.get("dec", row.get("s_dec")))
             if ra is None or dec is None or _is_masked(ra) or _is_masked(dec):
                 continue
-            title = str(row.get("file_name") or row.get("id"))
+            title = str(row.get("file_name") or row.get("obs_publisher_did") or row.get("id"))
             pointings.append(
                 {
                     "id": row.get("id"),
                     "ra": float(ra),
                     "dec": float(dec),
                     "title": title,
-                    "description": str(row.get("data_frame_type") or ""),
+                    "description": str(
+                        row.get("data_frame_type") or row.get("dataproduct_type") or ""
+                    ),
                 }
             )
         self.pointings = pointings
@@ -309,6 +311,22 @@ class SkyView(Aladin):
         if 2.5 * spread > field.deg:
             self.fov = min(180.0, 2.5 * spread)
         return len(pointings)
+
+    def show_vo(self, tap_url: str, *, where: str = "calib_level = 1", limit: int = 2000) -> int:
+        """Mark the positions published in a VO archive's ObsCore table (``ivoa.obscore``).
+
+        ``where`` is an ADQL condition (default: raw frames); at most ``limit`` rows. Returns
+        the number of positions shown.
+        """
+        import pyvo
+
+        adql = (
+            f"SELECT TOP {int(limit)} obs_publisher_did, dataproduct_type, s_ra, s_dec "
+            f"FROM ivoa.obscore WHERE s_ra IS NOT NULL AND ({where})"
+        )
+        table = pyvo.dal.TAPService(tap_url).run_sync(adql).to_table()
+        rows = [{name: row[name] for name in table.colnames} for row in table]
+        return self.show_pointings(rows)
 
     def follow(self, browser: Any) -> None:
         """Show the pointings of ``browser``'s current page (a DataBrowser) as it changes."""
