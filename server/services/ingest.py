@@ -13,7 +13,6 @@ import hashlib
 import multiprocessing
 import os
 import shutil
-import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,47 +23,20 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hcdc_kernel.frames.header_io import (
-    SIZE_KEYWORDS,
-    ByteStream,
-    FitsFormatError,
-    data_bytes,
-    decompressed_bytes,
-    extract_keywords,
-    read_extension_header,
-    read_header_bytes,
-    skip_data_unit,
-)
-from hcdc_kernel.frames.info import WANTED_KEYWORDS, FrameInfo, frame_info_from_header
+from hcdc_kernel.frames.header_io import FitsFormatError
+from hcdc_kernel.frames.info import FrameInfo
 from hcdc_kernel.targets import TargetInfo
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.ingest import IngestRecord
 from hcdc_server.schema.tables import DataFile, Observation, User, Workspace, WorkspaceData
 from hcdc_server.services.conditions import ConditionsService
-from hcdc_server.services.fits_checks import (
-    FileLimits,
-    check_dates,
-    check_header_bytes,
-    check_storable,
-)
+from hcdc_server.services.fits_checks import FileLimits
+from hcdc_server.services.ingest_scan import CHUNK, ScannedFile, scan_file, scan_file_fast
 from hcdc_server.services.targets import TargetService
 from hcdc_server.services.users import utcnow
 from hcdc_server.storage.database import retry_unavailable
 
-_INGEST_KEYWORDS = WANTED_KEYWORDS | SIZE_KEYWORDS
-_CHUNK = 1 << 20
 _SCIENCE_CATEGORIES = frozenset({"SCIENCE", "PRODUCT"})
-
-
-@dataclass(frozen=True)
-class ScannedFile:
-    """A readable FITS file ready to be stored."""
-
-    path: Path
-    size: int
-    checksum: str
-    info: FrameInfo
-    extensions: int
 
 
 @dataclass(frozen=True)
@@ -92,67 +64,12 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-class _HashingReader:
-    """A binary stream that feeds every byte read to a digest and counts them."""
-
-    def __init__(self, stream: ByteStream) -> None:
-        self._stream = stream
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int, /) -> bytes:
-        data = self._stream.read(size)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-    def read_rest(self) -> None:
-        while self.read(_CHUNK):
-            pass
+__all__ = ["IngestService", "IngestSummary", "ScannedFile", "iter_files", "scan_file"]
 
 
-def scan_file(path: Path, limits: FileLimits) -> ScannedFile:
-    """Read a file's headers and checksum; raise FitsFormatError/OSError naming the problem.
-
-    Every HDU's header is read (its data unit only read past) so that the extensions are
-    counted once, here, and the data's decompressed size is known before anyone loads it;
-    a file beyond ``limits`` is refused with :class:`FitsLimitError`.
-    """
-    if not stat.S_ISREG(path.stat().st_mode):
-        # A FIFO or a device would block or never end; only regular files are data files.
-        raise FitsFormatError("not a regular file")
-    with path.open("rb") as raw:
-        stream = _HashingReader(raw)
-        header = read_header_bytes(stream)
-        check_header_bytes(header)
-        keywords = extract_keywords(header, _INGEST_KEYWORDS)
-        skip_data_unit(stream, data_bytes(keywords))
-        decompressed = decompressed_bytes(keywords)
-        limits.check_decompressed(decompressed, 0)
-        extensions = 0
-        while (extension := read_extension_header(stream)) is not None:
-            extensions += 1
-            limits.check_extensions(extensions)
-            sizes = extract_keywords(extension, SIZE_KEYWORDS)
-            skip_data_unit(stream, data_bytes(sizes))
-            decompressed += decompressed_bytes(sizes)
-            limits.check_decompressed(decompressed, extensions)
-        stream.read_rest()
-    check_dates(keywords)
-    info = frame_info_from_header(keywords)
-    check_storable(info)
-    return ScannedFile(
-        path=path,
-        size=stream.size,
-        checksum=stream.digest.hexdigest(),
-        info=info,
-        extensions=extensions,
-    )
-
-
-def _scan_or_reason(path: Path, limits: FileLimits) -> ScannedFile | str:
+def _scan_or_reason(path: Path, limits: FileLimits, fast: bool) -> ScannedFile | str:
     try:
-        return scan_file(path, limits)
+        return scan_file_fast(path, limits) if fast else scan_file(path, limits)
     except (FitsFormatError, OSError) as exc:
         return _reason(exc)
     except (ArithmeticError, ValueError, TypeError) as exc:
@@ -160,8 +77,8 @@ def _scan_or_reason(path: Path, limits: FileLimits) -> ScannedFile | str:
         return f"unusable FITS header value: {type(exc).__name__}: {exc}"
 
 
-def _scan_many(paths: list[Path], limits: FileLimits) -> list[ScannedFile | str]:
-    return [_scan_or_reason(path, limits) for path in paths]
+def _scan_many(paths: list[Path], limits: FileLimits, fast: bool) -> list[ScannedFile | str]:
+    return [_scan_or_reason(path, limits, fast) for path in paths]
 
 
 def _chunks(paths: Iterator[Path], size: int) -> Iterator[list[Path]]:
@@ -183,8 +100,9 @@ class _Scanner:
 
     _MIN_PARALLEL = 200
 
-    def __init__(self, workers: int, limits: FileLimits) -> None:
+    def __init__(self, workers: int, limits: FileLimits, fast: bool) -> None:
         self._workers = workers
+        self._fast = fast
         self._limits = limits
         self._pool: ProcessPoolExecutor | None = None
 
@@ -210,7 +128,7 @@ class _Scanner:
 
     def _start(self, chunk: list[Path]) -> Callable[[], list[ScannedFile | str]]:
         if self._workers <= 1 or len(chunk) < self._MIN_PARALLEL:
-            results = _scan_many(chunk, self._limits)
+            results = _scan_many(chunk, self._limits, self._fast)
             return lambda: results
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
@@ -218,7 +136,7 @@ class _Scanner:
             )
         size = max(1, len(chunk) // (self._workers * 2))
         futures = [
-            self._pool.submit(_scan_many, chunk[i : i + size], self._limits)
+            self._pool.submit(_scan_many, chunk[i : i + size], self._limits, self._fast)
             for i in range(0, len(chunk), size)
         ]
         return lambda: [result for future in futures for result in future.result()]
@@ -237,8 +155,12 @@ class IngestService:
         workers: int = 1,
         batch_size: int = 1000,
         conditions: ConditionsService | None = None,
+        fast_scan: bool = True,
     ) -> None:
         self.limits = limits
+        #: Small files read whole and headers decoded through the card cache (same results);
+        #: False streams every file as :func:`scan_file` does.
+        self.fast_scan = fast_scan
         self._conditions = conditions
         self._workers = workers
         self._batch_size = batch_size
@@ -272,7 +194,7 @@ class IngestService:
             if on_record is not None:
                 on_record(record)
 
-        with _Scanner(self._workers, self.limits) as scanner:
+        with _Scanner(self._workers, self.limits, self.fast_scan) as scanner:
             for chunk, results in scanner.scan_ahead(_chunks(iter_files(paths), batch_size)):
                 batch: list[ScannedFile] = []
                 for path, result in zip(chunk, results, strict=True):
@@ -580,7 +502,7 @@ def _same_content(path: Path, scanned: ScannedFile) -> bool:
             return False
         digest = hashlib.sha256()
         with path.open("rb") as stream:
-            while chunk := stream.read(_CHUNK):
+            while chunk := stream.read(CHUNK):
                 digest.update(chunk)
     except OSError:
         return False

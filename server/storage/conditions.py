@@ -35,6 +35,33 @@ from hcdc_server.schema.tables import (
 __all__ = ["ConditionStore", "stats_of"]
 
 
+def _condition_values(
+    window: tuple[datetime, datetime] | None,
+    found: Mapping[ConditionParameter, FrameCondition],
+    airmass: float | None,
+) -> dict[str, Any]:
+    """The columns of one frame_conditions row (all of them, so a relink replaces every one)."""
+    values: dict[str, Any] = {}
+    values["window_start"], values["window_end"] = window if window is not None else (None, None)
+    details: dict[str, Any] = {}
+    for parameter in ConditionParameter:
+        item = found.get(parameter)
+        values[parameter.value] = item.stats.mean if item else None
+        values[f"{parameter.value}_std"] = item.stats.std if item else None
+        if item is not None:
+            details[parameter.value] = {
+                "source": item.source.value,
+                "n": item.stats.n,
+                "min": item.stats.minimum,
+                "max": item.stats.maximum,
+                "interpolated": item.stats.interpolated,
+            }
+    values["details"] = details
+    values["airmass"] = airmass
+    values["linked_at"] = _now()
+    return values
+
+
 def _now() -> datetime:
     """Naive UTC now, as the database stores every timestamp."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -228,24 +255,38 @@ class ConditionStore:
         if row is None:
             row = FrameConditions(data_file_id=data_file_id)
             self._session.add(row)
-        row.window_start, row.window_end = window if window is not None else (None, None)
-        details: dict[str, Any] = {}
-        for parameter in ConditionParameter:
-            item = found.get(parameter)
-            setattr(row, parameter.value, item.stats.mean if item else None)
-            setattr(row, f"{parameter.value}_std", item.stats.std if item else None)
-            if item is not None:
-                details[parameter.value] = {
-                    "source": item.source.value,
-                    "n": item.stats.n,
-                    "min": item.stats.minimum,
-                    "max": item.stats.maximum,
-                    "interpolated": item.stats.interpolated,
-                }
-        row.details = details
-        row.airmass = airmass
-        row.linked_at = _now()
+        for name, value in _condition_values(window, found, airmass).items():
+            setattr(row, name, value)
         return row
+
+    def save_many(
+        self,
+        items: Sequence[
+            tuple[
+                int,
+                tuple[datetime, datetime] | None,
+                Mapping[ConditionParameter, FrameCondition],
+                float | None,
+            ]
+        ],
+    ) -> None:
+        """Replace the conditions of many data files (id, window, found, airmass) at once.
+
+        One query finds the rows that exist and one multi-row insert adds the others: linking
+        a batch of new exposures costs two statements, not a lookup and an insert per file.
+        """
+        existing = self.conditions_of(item[0] for item in items)
+        new_rows: list[dict[str, Any]] = []
+        for data_file_id, window, found, airmass in items:
+            values = _condition_values(window, found, airmass)
+            row = existing.get(data_file_id)
+            if row is None:
+                new_rows.append({"data_file_id": data_file_id, **values})
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+        if new_rows:
+            self._session.execute(insert(FrameConditions), new_rows)
 
     def conditions_of(self, ids: Iterable[int]) -> dict[int, FrameConditions]:
         wanted = sorted(set(ids))

@@ -123,6 +123,15 @@ def test_notebooks_are_copied_once_and_never_over_the_users_edits(tmp_path):
     assert (copied / "03_new.ipynb").read_text() == "original 3"
 
 
+def test_every_shipped_notebook_reaches_a_new_home(tmp_path):
+    shipped = Path(__file__).resolve().parents[2] / "notebooks"
+    home = tmp_path / "home" / "bob"
+    prepare_home(home, [], workspaces_root=tmp_path / "workspaces", notebooks=shipped)
+    names = sorted(p.name for p in (home / "notebooks").iterdir())
+    assert names == sorted(p.name for p in shipped.glob("*.ipynb"))
+    assert "05_conditions_and_contrast.ipynb" in names
+
+
 @pytest.mark.parametrize("login", ["..", ".", ".ipython", "a/b", ""])
 def test_a_login_that_is_no_folder_name_gets_no_home(login):
     with pytest.raises(InvalidInputError):

@@ -21,7 +21,14 @@ NEEDS = {"03_betapic_adi": {"hci_star_center", "hci_adi_pca", "hci_snr_map", "hc
 
 
 @pytest.mark.parametrize(
-    "name", ["01_explore_data", "02_launch_and_monitor", "03_betapic_adi", "04_shared_workspace"]
+    "name",
+    [
+        "01_explore_data",
+        "02_launch_and_monitor",
+        "03_betapic_adi",
+        "04_shared_workspace",
+        "05_conditions_and_contrast",
+    ],
 )
 def test_notebook_runs(name, live_server, monkeypatch, tmp_path):
     nbclient = pytest.importorskip("nbclient")

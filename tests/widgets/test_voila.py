@@ -333,12 +333,22 @@ def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, liv
         panel = page.locator(".hcdc-conditions-panel")
         panel.wait_for(state="visible", timeout=60_000)
         assert "science exposure(s)" in panel.inner_text()
-        # bqplot draws each scatter point as a ``g.object_grp``: one per marked frame.
+        # bqplot draws each scatter point as a ``g.object_grp``: one per marked frame, counted
+        # once the figure has laid itself out in the shown tab (every marker inside it).
         page.wait_for_function(
             """(expected) => {
                 const figures = document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure');
-                const marked = Array.from(figures, f => f.querySelectorAll('.object_grp').length);
-                return JSON.stringify(marked) === JSON.stringify(expected);
+                const inside = (f) => {
+                    const box = f.getBoundingClientRect();
+                    return Array.from(f.querySelectorAll('.object_grp path.dot')).every((dot) => {
+                        const r = dot.getBoundingClientRect();
+                        return r.width > 0 && r.left >= box.left && r.right <= box.right
+                            && r.top >= box.top && r.bottom <= box.bottom;
+                    });
+                };
+                const marked = Array.from(figures, (f) => f.querySelectorAll('.object_grp').length);
+                return JSON.stringify(marked) === JSON.stringify(expected)
+                    && Array.from(figures).every(inside);
             }""",
             arg=expected,
             timeout=60_000,
@@ -350,12 +360,6 @@ def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, liv
         # The tau0 telemetry is drawn as a line, not only the frames' means.
         tau0_line = figures.nth(1).locator("path.line").first.get_attribute("d")
         assert tau0_line is not None and tau0_line.count("L") >= len(ids)
-        print("DEBUG", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
-        page.wait_for_timeout(3000)
-        print("DEBUG3s", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
-        page.set_viewport_size({'width': 1300, 'height': 1400})
-        page.wait_for_timeout(2000)
-        print("DEBUGresize", page.evaluate('''() => Array.from(document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure'), f => { const r = f.getBoundingClientRect(); const svg = f.querySelector('svg'); const sr = svg ? svg.getBoundingClientRect() : null; return [r.width, r.height, sr && sr.width, sr && sr.height, svg && svg.getAttribute('width'), f.querySelectorAll('.object_grp path.dot').length, Array.from(f.querySelectorAll('.object_grp')).slice(0,2).map(g => g.getAttribute('transform'))]; })'''))
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "voila-conditions-panel.png"), full_page=True)
         page.close()

@@ -265,14 +265,13 @@ class ConditionsService:
             series = index_series(
                 store.series_between(unix_to_datetime(low), unix_to_datetime(high))
             )
+            items = []
             for file_id in group:
                 start, end = windows[file_id]
-                store.save(
-                    file_id,
-                    window=(unix_to_datetime(start), unix_to_datetime(end)),
-                    found=conditions_over(series, start, end, max_gap_s=self._max_gap),
-                    airmass=airmasses[file_id],
-                )
+                window = (unix_to_datetime(start), unix_to_datetime(end))
+                found = conditions_over(series, start, end, max_gap_s=self._max_gap)
+                items.append((file_id, window, found, airmasses[file_id]))
+            store.save_many(items)
         session.flush()
         _propagate(session, [row.id for row in rows])
         return len(rows)
