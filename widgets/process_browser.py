@@ -187,6 +187,7 @@ class ProcessBrowser(w.VBox):
                 self._sof_box,
             ]
         )
+        self.add_class("hcdc-process-browser")
         self._search.on_click(lambda _: self.status.run(self.search))
         self._accept.on_click(lambda _: self.status.run(self.accept))
         self._reject.on_click(lambda _: self.status.run(self.reject))

@@ -17,6 +17,7 @@ import traitlets
 
 from hcdc_kernel.client import HcdcClient, HcdcError, Process, connect
 from hcdc_kernel.enums import ValidationStatus
+from hcdc_widgets.conditions_panel import ConditionsPanel
 from hcdc_widgets.fits_view import ImageView
 from hcdc_widgets.image_viewer import ImageViewer
 from hcdc_widgets.markup import Markup, pre, table
@@ -69,6 +70,8 @@ class ProductPanel(w.VBox):
         #: The S/N map (or final image) to inspect: zoom, readout, detections marked.
         self.viewer = ImageViewer(size_px=380)
         self.companions = w.HTML()
+        #: Seeing, tau0 and Strehl across the sequence: a reviewer judges a contrast by them.
+        self.conditions = ConditionsPanel(self.client)
         self.log_view = w.HTML()
         self.status = StatusLine()
         titled = [
@@ -85,6 +88,8 @@ class ProductPanel(w.VBox):
                 self.viewer,
                 w.HTML("<b>Companions</b>"),
                 self.companions,
+                w.HTML("<b>Observing conditions</b>"),
+                self.conditions,
                 w.HTML("<b>Log (end)</b>"),
                 self.log_view,
             ]
@@ -100,8 +105,10 @@ class ProductPanel(w.VBox):
         self.contrast.value = b""
         self.companions.value = self.log_view.value = ""
         if process_id is None:
+            self.conditions.clear()
             return
         process = self.client.process(process_id)
+        self.conditions.show(process_id)
         shown = []
         for category, view in ((_FINAL, self.final_image), (_SNR, self.snr_map)):
             hdu = _product(process, category)

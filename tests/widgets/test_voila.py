@@ -291,9 +291,26 @@ def _marked(conditions: dict, key: str) -> int:
     )
 
 
+_CONDITIONS_DRAWN = """([root, expected]) => {
+    const figures = document.querySelectorAll(root + ' .hcdc-conditions-panel .bqplot.figure');
+    const inside = (f) => {
+        const box = f.getBoundingClientRect();
+        return Array.from(f.querySelectorAll('.object_grp path.dot')).every((dot) => {
+            const r = dot.getBoundingClientRect();
+            return r.width > 0 && r.left >= box.left && r.right <= box.right
+                && r.top >= box.top && r.bottom <= box.bottom;
+        });
+    };
+    const marked = Array.from(figures, (f) => f.querySelectorAll('.object_grp').length);
+    return JSON.stringify(marked) === JSON.stringify(expected)
+        && Array.from(figures).every(inside);
+}"""
+
+
 def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, live_server, tmp_path):
     """The Conditions tab draws seeing, tau0 and Strehl over the sequence, one marker per
-    science frame, with nothing fetched from outside the local servers."""
+    science frame, with nothing fetched from outside the local servers; so does the validation
+    dashboard's product panel."""
     dc = hk.connect(live_server.url, live_server.token, login=live_server.login, progress=False)
     # The night of 2019-05-27 (UT 2019-05-28), with its spell of short tau0.
     science = dc.data(data_frame_type="IRD_SCIENCE_DBI_RAW", obs_night_date="2019-05-27")
@@ -312,7 +329,10 @@ def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, liv
         "pb = ProcessBrowser(hk.connect(progress=False), "
         f"filters={{'PROCESS_ID': {process.id}}}, live=False)\n"
         f"pb.select({process.id})\n"
-        "pb\n"
+        "from hcdc_widgets.validation_review import ProductPanel\n"
+        "products = ProductPanel(hk.connect(progress=False))\n"
+        f"products.show({process.id})\n"
+        "display(pb, products)\n"
     )
     server, url, log = _serve_voila(tmp_path, source, live_server.env)
     off_host: list[str] = []
@@ -329,29 +349,16 @@ def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, liv
         page.route("**/*", only_local)
         page.goto(url, timeout=120_000)
         page.get_by_text("Process ID:").wait_for(timeout=120_000)
+        # The validation dashboard's panel shows the conditions beside the products.
+        page.wait_for_function(_CONDITIONS_DRAWN, arg=[".hcdc-products", expected], timeout=60_000)
         page.get_by_role("tab", name="Conditions").click()
-        panel = page.locator(".hcdc-conditions-panel")
+        panel = page.locator(".hcdc-process-browser .hcdc-conditions-panel")
         panel.wait_for(state="visible", timeout=60_000)
         assert "science exposure(s)" in panel.inner_text()
         # bqplot draws each scatter point as a ``g.object_grp``: one per marked frame, counted
         # once the figure has laid itself out in the shown tab (every marker inside it).
         page.wait_for_function(
-            """(expected) => {
-                const figures = document.querySelectorAll('.hcdc-conditions-panel .bqplot.figure');
-                const inside = (f) => {
-                    const box = f.getBoundingClientRect();
-                    return Array.from(f.querySelectorAll('.object_grp path.dot')).every((dot) => {
-                        const r = dot.getBoundingClientRect();
-                        return r.width > 0 && r.left >= box.left && r.right <= box.right
-                            && r.top >= box.top && r.bottom <= box.bottom;
-                    });
-                };
-                const marked = Array.from(figures, (f) => f.querySelectorAll('.object_grp').length);
-                return JSON.stringify(marked) === JSON.stringify(expected)
-                    && Array.from(figures).every(inside);
-            }""",
-            arg=expected,
-            timeout=60_000,
+            _CONDITIONS_DRAWN, arg=[".hcdc-process-browser", expected], timeout=60_000
         )
         figures = panel.locator(".bqplot.figure")
         assert figures.count() == 3
