@@ -281,6 +281,18 @@ def workspace_list(ctx: click.Context) -> None:
             click.echo(f"{ws.id}\t{ws.name}\t{members}")
 
 
+@workspace.command("public")
+@click.argument("name")
+@click.pass_context
+def workspace_public(ctx: click.Context, name: str) -> None:
+    """Make workspace NAME public: its raw files are released to everyone (and to the VO at
+    the next `hcdc vo publish`, which also releases files shared with it later). Cannot be
+    undone."""
+    with _factory(ctx) as factory:
+        ws, released = factory.workspaces().make_public(name)
+        click.echo(f"workspace {ws.name} is public: {released} raw files released")
+
+
 @workspace.group("member")
 def member() -> None:
     """Workspace membership."""

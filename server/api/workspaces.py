@@ -48,6 +48,17 @@ def get_workspace(name: str, caller: HeaderCaller, factory: FactoryDep) -> Works
     return factory.workspace_access().get(caller.viewer, name)
 
 
+@router.post(
+    "/workspaces/{name}/public",
+    summary="Make a workspace public (administrators)",
+    responses=ERROR_RESPONSES,
+)
+def make_public(name: str, caller: HeaderCaller, factory: FactoryDep) -> WorkspaceModel:
+    """Its raw files become public now, those shared with it later at the next release
+    (``hcdc vo publish``), and appear in the VO at the next publication. Cannot be undone."""
+    return factory.workspace_access().make_public(caller.viewer, name)
+
+
 @router.put(
     "/workspaces/{name}/members/{login}",
     summary="Invite a user, or change a member's role",

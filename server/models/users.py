@@ -75,6 +75,10 @@ class WorkspaceModel(BaseModel):
     name: str
     description: str | None
     group_name: str | None
+    public: bool = Field(
+        default=False,
+        description="Released by an administrator: its raw files are public (and in the VO).",
+    )
     members: tuple[MemberModel, ...] = ()
     invited: tuple[MemberModel, ...] = Field(
         default=(),

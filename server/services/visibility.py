@@ -103,6 +103,17 @@ def release_due(observed_before: datetime) -> ColumnElement[bool]:
     )
 
 
+def release_public_workspaces() -> ColumnElement[bool]:
+    """Raw files not yet public shared with a workspace an administrator made public."""
+    data = t.DataFile.__table__.c
+    in_public = (
+        select(t.WorkspaceData.data_file_id)
+        .join(t.Workspace, t.Workspace.id == t.WorkspaceData.workspace_id)
+        .where(t.Workspace.public.is_(True))
+    )
+    return and_(data.is_public.is_(False), data.is_raw.is_(True), data.id.in_(in_public))
+
+
 def load_viewer(session: Session, user_id: int) -> Viewer:
     """The :class:`Viewer` of a user, with their workspaces (for rules applied off a request)."""
     user = session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +14,8 @@ from hcdc_server.services import permissions
 from hcdc_server.services.users import UserService
 from hcdc_server.services.visibility import Viewer, may_manage_workspace
 from hcdc_server.services.workspaces import WorkspaceService
+
+log = logging.getLogger(__name__)
 
 
 class WorkspaceAccessService:
@@ -66,6 +69,15 @@ class WorkspaceAccessService:
         return self._workspaces.add_workspace(
             name, description=description, group_name=group_name, owner_login=viewer.login
         )
+
+    def make_public(self, viewer: Viewer, name: str) -> WorkspaceModel:
+        """Release a workspace's raw files to everyone: administrators only (a data-center
+        decision, which cannot be undone)."""
+        if not viewer.is_admin:
+            raise PermissionDeniedError("only administrators make a workspace public")
+        workspace, released = self._workspaces.make_public(name)
+        log.info("workspace %r made public by %s: %d raw files", name, viewer.login, released)
+        return workspace
 
     def set_member(self, viewer: Viewer, name: str, login: str, role: MemberRole) -> WorkspaceModel:
         """Invite ``login`` with ``role``, or change a member's role: owners and admins only.

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -20,6 +20,7 @@ from hcdc_server.models.users import (
     is_workspace_name,
 )
 from hcdc_server.schema.tables import (
+    DataFile,
     User,
     Workspace,
     WorkspaceData,
@@ -27,6 +28,7 @@ from hcdc_server.schema.tables import (
     WorkspaceMember,
 )
 from hcdc_server.services.users import utcnow
+from hcdc_server.services.visibility import release_public_workspaces
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +250,23 @@ class WorkspaceService:
             )
             return _model(session, ws.id)
 
+    def make_public(self, workspace: str) -> tuple[WorkspaceModel, int]:
+        """Mark ``workspace`` public and release its raw files to everyone now (those shared
+        later are released by the next :meth:`release_public`); returns the workspace and
+        how many files were released. Releasing cannot be undone: once public, data may have
+        been copied anywhere."""
+        with self._sessions.begin() as session:
+            ws = _workspace(session, workspace, lock=True)
+            ws.public = True
+            session.flush()
+            released = _release(session)
+            return _model(session, ws.id), released
+
+    def release_public(self) -> int:
+        """Release the raw files shared with public workspaces since they were made public."""
+        with self._sessions.begin() as session:
+            return _release(session)
+
     def get(self, name: str) -> WorkspaceModel:
         with self._sessions() as session:
             return _model(session, _workspace(session, name).id)
@@ -320,6 +339,13 @@ def _invitation(
     return ws, user, invitation
 
 
+def _release(session: Session) -> int:
+    result = session.execute(
+        update(DataFile).where(release_public_workspaces()).values(is_public=True)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _model(session: Session, workspace_id: int) -> WorkspaceModel:
     ws = session.scalar(
         select(Workspace)
@@ -346,6 +372,7 @@ def _model(session: Session, workspace_id: int) -> WorkspaceModel:
         name=ws.name,
         description=ws.description,
         group_name=ws.group_name,
+        public=ws.public,
         members=members,
         invited=invited,
     )

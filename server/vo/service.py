@@ -21,6 +21,7 @@ from hcdc_server.exceptions import VoUnavailableError
 from hcdc_server.schema import tables as t
 from hcdc_server.services.users import utcnow
 from hcdc_server.services.visibility import release_due
+from hcdc_server.services.workspaces import WorkspaceService
 from hcdc_server.storage.database import create_db_engine
 from hcdc_server.vo.dachs import Dachs, DachsConfig, dachs_executable
 from hcdc_server.vo.records import PublicationReader, Urls
@@ -121,17 +122,19 @@ class VoService:
 
     def release(self) -> int:
         """Make public the raw files whose proprietary period has ended (none unless
-        ``proprietary_days`` is set); returns how many."""
+        ``proprietary_days`` is set) and those shared with public workspaces; returns how
+        many."""
+        released = WorkspaceService(self._sessions).release_public()
         days = self._settings.proprietary_days
         if days is None:
-            return 0
+            return released
         with self._sessions.begin() as session:
             result = session.execute(
                 update(t.DataFile)
                 .where(release_due(utcnow() - timedelta(days=days)))
                 .values(is_public=True)
             )
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return released + int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def publish(self) -> PublishSummary:
         """Release what is due, then replace the published rows with the public data now.

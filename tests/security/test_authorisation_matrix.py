@@ -283,6 +283,13 @@ def new_workspace(world: World, caller: str) -> tuple[str, dict[str, Any]]:
     return "/api/workspaces", {"json": {"name": f"ws-{next(world.counter)}"}}
 
 
+def public_workspace(world: World, caller: str) -> tuple[str, dict[str, Any]]:
+    """A fresh workspace of owen's, empty: making it public releases nothing of ``w``."""
+    name = f"pub-{next(world.counter)}"
+    world.factory.workspaces().add_workspace(name, owner_login="owen")
+    return f"/api/workspaces/{name}/public", {}
+
+
 def remove_sam(world: World, caller: str) -> tuple[str, dict[str, Any]]:
     world.factory.workspaces().set_member("w", "sam", "viewer")
     return "/api/workspaces/w/members/sam", {}
@@ -467,6 +474,10 @@ RULES: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("GET", "/api/workspaces/{name}"): [Case("w", fixed("/api/workspaces/w"), READ_W)],
+    # Releasing a workspace's data to everyone is the data center's decision.
+    ("POST", "/api/workspaces/{name}/public"): [
+        Case("a fresh one", public_workspace, admin_only(200, (403, "administrators")))
+    ],
     # Owners and admins invite; the invitee accepts or declines; the last owner stays.
     ("PUT", "/api/workspaces/{name}/members/{login}"): [
         Case(
@@ -518,10 +529,16 @@ RULES: dict[tuple[str, str], list[Case]] = {
         Case("not a DOI suffix", fixed("/api/public/datasets/other.1"), everyone(400)),
     ],
     ("GET", "/api/public/datasets/{suffix}/datacite.json"): [
-        Case("no such dataset", fixed("/api/public/datasets/hcdc.999999/datacite.json"), everyone(404))
+        Case(
+            "no such dataset",
+            fixed("/api/public/datasets/hcdc.999999/datacite.json"),
+            everyone(404),
+        )
     ],
     ("GET", "/api/public/datasets/{suffix}/datacite.xml"): [
-        Case("no such dataset", fixed("/api/public/datasets/hcdc.999999/datacite.xml"), everyone(404))
+        Case(
+            "no such dataset", fixed("/api/public/datasets/hcdc.999999/datacite.xml"), everyone(404)
+        )
     ],
     # Documentation routes outside the schema: public.
     ("GET", "/openapi.json"): [Case("schema", fixed("/openapi.json"), everyone(200))],

@@ -99,3 +99,30 @@ def test_bands() -> None:
     lp = band("NACO", "L_prime")
     assert lp is not None and lp.em_min == pytest.approx(3.49e-6)
     assert band("SPHERE", None) is None and band("SPHERE", "NOPE") is None
+
+
+def test_a_public_workspace_releases_its_raw_files_now_and_those_shared_later(
+    factory: Factory, tmp_path
+) -> None:
+    frames = [write_frame(tmp_path / f"{n}.fits", value=i) for i, n in enumerate("abc", 1)]
+    workspaces = factory.workspaces()
+    workspaces.add_workspace("open", description="", owner_login=None)
+    workspaces.add_workspace("closed", description="", owner_login=None)
+    factory.ingest().ingest(frames[:1], workspace="open", public=False)
+    factory.ingest().ingest(frames[1:], workspace="closed", public=False)
+
+    def public() -> dict[str, bool]:
+        with factory.sessions() as session:
+            return dict(session.execute(select(t.DataFile.filename, t.DataFile.is_public)).all())
+
+    workspace, released = workspaces.make_public("open")
+    assert workspace.public and released == 1
+    assert public() == {"a.fits": True, "b.fits": False, "c.fits": False}
+    # Shared with the public workspace afterwards: released by the next publication's release.
+    with factory.sessions() as session:
+        c_id = session.scalar(select(t.DataFile.id).where(t.DataFile.filename == "c.fits"))
+    workspaces.share_data("open", [int(c_id)])
+    assert public()["c.fits"] is False
+    assert factory.vo().release() == 1
+    assert public() == {"a.fits": True, "b.fits": False, "c.fits": True}
+    assert workspaces.get("closed").public is False
