@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -704,19 +704,41 @@ def conditions_import(ctx: click.Context, paths: tuple[Path, ...], as_json: bool
     Exit 3 when a file could not be read at all."""
     with _factory(ctx) as factory:
         reports = factory.conditions().import_site_files(paths)
-        for report in reports:
-            if as_json:
-                click.echo(json.dumps(dataclasses.asdict(report)))
-                continue
-            click.echo(
-                f"{report.status} {report.name}: {report.n_samples} samples "
-                f"({', '.join(report.parameters) or 'none'}), "
-                f"{report.frames_linked} frames linked"
-            )
-            for message in report.messages:
-                click.echo(f"  {message}", err=True)
-        if any(r.status == "rejected" for r in reports):
-            ctx.exit(EXIT_REJECTED)
+        _echo_condition_reports(ctx, reports, as_json)
+
+
+@conditions.command("fetch")
+@click.option("--url", default=None, help="The ambient query form (default: the setting).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per night.")
+@click.pass_context
+def conditions_fetch(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """Fetch from ESO's ambient archive the site-monitor samples of every observing night that
+    has none yet, and link its frames (nights already covered are not asked again). Offline,
+    it says so and exits 3: import the tables with `hcdc conditions import` instead."""
+    with _factory(ctx) as factory:
+        settings = factory.settings
+        reports = factory.conditions().fetch_site(
+            url or settings.eso_ambient_url, timeout_s=settings.eso_ambient_timeout_s
+        )
+        if not reports and not as_json:
+            click.echo("every observing night already has site-monitor conditions")
+        _echo_condition_reports(ctx, reports, as_json)
+
+
+def _echo_condition_reports(ctx: click.Context, reports: Sequence[Any], as_json: bool) -> None:
+    for report in reports:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(report), default=str))
+            continue
+        click.echo(
+            f"{report.status} {report.name}: {report.n_samples} samples "
+            f"({', '.join(report.parameters) or 'none'}), "
+            f"{report.frames_linked} frames linked"
+        )
+        for message in report.messages:
+            click.echo(f"  {message}", err=True)
+    if any(r.status in ("rejected", "unreachable") for r in reports):
+        ctx.exit(EXIT_REJECTED)
 
 
 @conditions.command("relink")

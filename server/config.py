@@ -214,6 +214,16 @@ class Settings(BaseSettings):
     simbad_timeout_s: float = Field(
         default=5.0, title="SIMBAD timeout (s)", description="Network timeout of SIMBAD queries."
     )
+    eso_ambient_url: str = Field(
+        default="https://archive.eso.org/wdb/wdb/asm/mass_paranal/query",
+        title="ESO ambient archive",
+        description="Site-monitor query form `hcdc conditions fetch` asks (CSV answers).",
+    )
+    eso_ambient_timeout_s: float = Field(
+        default=10.0,
+        title="ESO ambient timeout (s)",
+        description="Network timeout of the ambient archive's queries.",
+    )
     resolve_targets: bool = Field(
         default=True,
         title="Resolve targets",

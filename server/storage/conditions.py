@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Row, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from hcdc_kernel.conditions import (
@@ -210,6 +210,32 @@ class ConditionStore:
         )
         return list(self._session.scalars(statement))
 
+    def uncovered_spans(self, margin: timedelta) -> list[tuple[datetime, datetime]]:
+        """Per observing night whose exposures' starts no site-monitor import covers, their
+        span widened by ``margin`` before and twice that after (room for the last one)."""
+        nights = self._session.execute(
+            self._exposures()
+            .with_only_columns(
+                DataFile.obs_night, func.min(DataFile.date_obs), func.max(DataFile.date_obs)
+            )
+            .group_by(DataFile.obs_night)
+            .order_by(DataFile.obs_night)
+        ).all()
+        spans = []
+        for _, first, last in nights:
+            covered = self._session.scalar(
+                select(ConditionImport.id)
+                .where(
+                    ConditionImport.source == ConditionSource.SITE.value,
+                    ConditionImport.time_start <= first,
+                    ConditionImport.time_end >= last,
+                )
+                .limit(1)
+            )
+            if covered is None:
+                spans.append((first - margin, last + 2 * margin))
+        return spans
+
     # -- frames ------------------------------------------------------------------------------
 
     def exposures_between(self, start: datetime, end: datetime) -> Sequence[Row[Any]]:
@@ -286,7 +312,8 @@ class ConditionStore:
                 for name, value in values.items():
                     setattr(row, name, value)
         if new_rows:
-            self._session.execute(insert(FrameConditions), new_rows)
+            # Core: one multi-row INSERT, no ORM objects for rows nobody reads here.
+            self._session.connection().execute(insert(FrameConditions.__table__), new_rows)
 
     def conditions_of(self, ids: Iterable[int]) -> dict[int, FrameConditions]:
         wanted = sorted(set(ids))

@@ -41,6 +41,8 @@ from hcdc_kernel.conditions import (
     read_sparta,
     unix_to_datetime,
 )
+from hcdc_kernel.conditions.eso_ambient import AmbientUnreachableError, fetch_ambient
+from hcdc_kernel.conditions.site_monitor import parse_site_monitor
 from hcdc_kernel.frames import SPARTA
 from hcdc_server.exceptions import NotFoundError
 from hcdc_server.models.conditions import (
@@ -57,7 +59,7 @@ from hcdc_server.storage.conditions import ConditionStore, stats_of
 
 __all__ = ["ConditionsService", "ImportReport", "conditions_for_process", "inherit_outputs"]
 
-ImportStatus = Literal["imported", "unchanged", "rejected"]
+ImportStatus = Literal["imported", "unchanged", "rejected", "unreachable"]
 #: Products inherit through at most this many generations of processes in one relink.
 _MAX_GENERATIONS = 12
 _CHUNK = 1 << 20
@@ -121,6 +123,35 @@ class ConditionsService:
                 continue
             result = read_site_monitor(Path(path))
             reports.append(self._store(result, ConditionSource.SITE, checksum, None))
+        return reports
+
+    def fetch_site(
+        self, url: str, *, timeout_s: float = 10.0, margin_s: float = 600.0
+    ) -> list[ImportReport]:
+        """Ask ESO's ambient archive for the site-monitor samples of every observing night
+        whose science exposures no site-monitor import covers yet (imports are the cache: a
+        night covered is never asked again). The first failure to reach the archive stops the
+        run with one ``unreachable`` report; what was fetched before it is kept."""
+        with self._sessions() as session:
+            spans = ConditionStore(session).uncovered_spans(timedelta(seconds=margin_s))
+        reports: list[ImportReport] = []
+        for start, end in spans:
+            name = f"ESO ambient {start:%Y-%m-%dT%H:%M}..{end:%Y-%m-%dT%H:%M}"
+            try:
+                text = fetch_ambient(url, start, end, timeout_s=timeout_s)
+            except AmbientUnreachableError as exc:
+                message = (
+                    f"{name}: ESO's ambient archive cannot be reached ({exc}); import its "
+                    "tables with `hcdc conditions import` instead"
+                )
+                reports.append(ImportReport(name, "unreachable", messages=(message,)))
+                break
+            checksum = hashlib.sha256(text.encode()).hexdigest()
+            reports.append(
+                self._store(
+                    parse_site_monitor(text, name=name), ConditionSource.SITE, checksum, None
+                )
+            )
         return reports
 
     def import_sparta(self, data_file_id: int, *, link: bool = True) -> ImportReport:
