@@ -35,27 +35,33 @@ from hcdc_server.schema.tables import (
 __all__ = ["ConditionStore", "stats_of"]
 
 
+#: (parameter, mean column, spread column), resolved once: enum access costs per row.
+_COLUMNS = tuple((p, p.value, f"{p.value}_std") for p in ConditionParameter)
+_NO_VALUES = {name: None for _, mean, std in _COLUMNS for name in (mean, std)}
+
+
 def _condition_values(
     window: tuple[datetime, datetime] | None,
     found: Mapping[ConditionParameter, FrameCondition],
     airmass: float | None,
 ) -> dict[str, Any]:
     """The columns of one frame_conditions row (all of them, so a relink replaces every one)."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(_NO_VALUES)
     values["window_start"], values["window_end"] = window if window is not None else (None, None)
     details: dict[str, Any] = {}
-    for parameter in ConditionParameter:
-        item = found.get(parameter)
-        values[parameter.value] = item.stats.mean if item else None
-        values[f"{parameter.value}_std"] = item.stats.std if item else None
-        if item is not None:
-            details[parameter.value] = {
-                "source": item.source.value,
-                "n": item.stats.n,
-                "min": item.stats.minimum,
-                "max": item.stats.maximum,
-                "interpolated": item.stats.interpolated,
-            }
+    if found:
+        for parameter, mean, std in _COLUMNS:
+            item = found.get(parameter)
+            if item is not None:
+                values[mean] = item.stats.mean
+                values[std] = item.stats.std
+                details[mean] = {
+                    "source": item.source.value,
+                    "n": item.stats.n,
+                    "min": item.stats.minimum,
+                    "max": item.stats.maximum,
+                    "interpolated": item.stats.interpolated,
+                }
     values["details"] = details
     values["airmass"] = airmass
     values["linked_at"] = _now()
