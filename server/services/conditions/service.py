@@ -51,9 +51,9 @@ from hcdc_server.models.conditions import (
     ExposureConditions,
     ProcessConditions,
 )
-from hcdc_server.schema.tables import DataFile, Process, Workspace
+from hcdc_server.schema.tables import DataFile, Process
 from hcdc_server.services.conditions.aggregate import InputsConditions, aggregate
-from hcdc_server.services.permissions import ProcessRef, check_read_process
+from hcdc_server.services.permissions import check_read_process, process_ref
 from hcdc_server.services.visibility import Viewer
 from hcdc_server.storage.conditions import ConditionStore, stats_of
 
@@ -315,21 +315,7 @@ class ConditionsService:
         """What a conditions panel shows of a process the viewer may read (404 otherwise): the
         aggregate, the science exposures it comes from and the series over their span."""
         with self._sessions() as session:
-            process = session.get(Process, process_id)
-            if process is None:
-                raise NotFoundError(f"no process {process_id}")
-            workspace = (
-                session.get(Workspace, process.workspace_id) if process.workspace_id else None
-            )
-            check_read_process(
-                viewer,
-                ProcessRef(
-                    id=process.id,
-                    user_id=process.user_id,
-                    workspace_id=process.workspace_id,
-                    workspace=workspace.name if workspace else None,
-                ),
-            )
+            check_read_process(viewer, process_ref(session, process_id))
             store = ConditionStore(session)
             files = store.inputs(process_id)
             found = aggregate(files, store.conditions_of(f.id for f in files))
