@@ -3,13 +3,12 @@ headless Chromium with nothing but the local servers reachable."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import pyvo
 
 from tests.vo.site import VoSite
-from tests.widgets.test_voila import ARTIFACTS, _orange_pixels, _serve_voila, browser
+from tests.widgets.test_voila import ARTIFACTS, _serve_voila, browser
+from tests.widgets.voila import route_only_local, wait_for_markers
 
 __all__ = ["browser"]
 
@@ -28,29 +27,14 @@ def test_published_positions_are_drawn_in_the_sky_view(vo_site: VoSite, browser,
         "sky\n"
     )
     server, url, log = _serve_voila(tmp_path, source, {})
-    off_host: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith(("http://127.0.0.1", "blob:")):
-            route.continue_()
-        else:
-            off_host.append(route.request.url)
-            route.abort()
-
     try:
         page = browser.new_page(viewport={"width": 1000, "height": 700})
-        page.route("**/*", only_local)
+        route_only_local(page)
         page.goto(url, timeout=120_000)
         page.get_by_text(f"shown={published}").wait_for(timeout=120_000)
         view = page.locator(".aladin-widget").first
         view.wait_for(timeout=120_000)
-        deadline = time.monotonic() + 60
-        drawn = 0
-        while time.monotonic() < deadline:
-            drawn = _orange_pixels(view.screenshot())
-            if drawn > 20:
-                break
-            page.wait_for_timeout(1000)  # Playwright routes requests only while it waits
+        drawn = wait_for_markers(page, view)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "voila-skyview-vo.png"))
         page.close()

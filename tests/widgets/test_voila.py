@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import hcdc_kernel as hk
-from tests.widgets.voila import launch_voila
+from tests.widgets.voila import launch_voila, route_only_local, wait_for_markers
 
 pytestmark = [
     pytest.mark.slow,
@@ -125,17 +125,6 @@ def test_launcher_follows_a_launched_process_to_its_end_without_a_click(
         log.close()
 
 
-def _orange_pixels(png: bytes) -> int:
-    """Pixels of the pointing markers' colour (#ff7f0e) in a screenshot."""
-    from io import BytesIO
-
-    from PIL import Image
-
-    rgb = np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
-    target = np.array([0xFF, 0x7F, 0x0E])
-    return int((np.abs(rgb - target).sum(axis=2) < 60).sum())
-
-
 def test_skyview_draws_the_pointings_offline_and_says_the_survey_is_unreachable(
     browser, live_server, tmp_path
 ):
@@ -150,18 +139,9 @@ def test_skyview_draws_the_pointings_offline_and_says_the_survey_is_unreachable(
         "sky\n"
     )
     server, url, log = _serve_voila(tmp_path, source, live_server.env)
-    off_host: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:")):
-            route.continue_()
-        else:
-            off_host.append(route.request.url)
-            route.abort()
-
     try:
         page = browser.new_page(viewport={"width": 1000, "height": 700})
-        page.route("**/*", only_local)
+        off_host = route_only_local(page)
         with page.expect_console_message(
             lambda message: "local Aladin Lite build received" in message.text, timeout=120_000
         ):
@@ -171,14 +151,7 @@ def test_skyview_draws_the_pointings_offline_and_says_the_survey_is_unreachable(
         assert "cannot be reached" in notice.inner_text()
         view = page.locator(".aladin-widget").first
         view.wait_for(timeout=60_000)
-        deadline = time.monotonic() + 60
-        drawn = 0
-        while time.monotonic() < deadline:
-            drawn = _orange_pixels(view.screenshot())
-            if drawn > 20:
-                break
-            # Not time.sleep: Playwright answers the page's requests only while it waits.
-            page.wait_for_timeout(1000)
+        drawn = wait_for_markers(page, view)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "voila-skyview-offline.png"))
         page.close()
@@ -232,18 +205,9 @@ def test_image_viewer_zooms_and_reads_out_a_pixel_offline(browser, tmp_path):
         "viewer\n"
     )
     server, url, log = _serve_voila(tmp_path, source, {})
-    off_host: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith("http://127.0.0.1"):
-            route.continue_()
-        else:
-            off_host.append(route.request.url)
-            route.abort()
-
     try:
         page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.route("**/*", only_local)
+        off_host = route_only_local(page)
         page.goto(url, timeout=120_000)
         figure = page.locator(".hcdc-image-viewer .bqplot").first
         figure.wait_for(timeout=120_000)
@@ -335,18 +299,9 @@ def test_process_browser_draws_the_conditions_of_a_sequence_offline(browser, liv
         "display(pb, products)\n"
     )
     server, url, log = _serve_voila(tmp_path, source, live_server.env)
-    off_host: list[str] = []
-
-    def only_local(route):
-        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
-            route.continue_()
-        else:
-            off_host.append(route.request.url)
-            route.abort()
-
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        page.route("**/*", only_local)
+        off_host = route_only_local(page)
         page.goto(url, timeout=120_000)
         page.get_by_text("Process ID:").wait_for(timeout=120_000)
         # The validation dashboard's panel shows the conditions beside the products.

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -74,3 +74,44 @@ def start_voila(target: Path, env: Mapping[str, str]) -> Iterator[str]:
             process.kill()
             process.wait(timeout=10)
         log.close()
+
+
+def route_only_local(page: Any) -> list[str]:
+    """Let the page reach only the loopback servers (and its own blob: URLs); every other
+    request is aborted and its URL appended to the list returned."""
+    off_host: list[str] = []
+
+    def only_local(route: Any) -> None:
+        if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:")):
+            route.continue_()
+        else:
+            off_host.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return off_host
+
+
+def orange_pixels(png: bytes) -> int:
+    """Pixels of the sky view's pointing markers' colour (#ff7f0e) in a screenshot."""
+    from io import BytesIO
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
+    target = np.array([0xFF, 0x7F, 0x0E])
+    return int((np.abs(rgb - target).sum(axis=2) < 60).sum())
+
+
+def wait_for_markers(page: Any, view: Any, *, pixels: int = 20, timeout_s: float = 60) -> int:
+    """Marker-coloured pixels in ``view`` once more than ``pixels`` show (or at the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    drawn = 0
+    while time.monotonic() < deadline:
+        drawn = orange_pixels(view.screenshot())
+        if drawn > pixels:
+            break
+        # Not time.sleep: Playwright answers the page's requests only while it waits.
+        page.wait_for_timeout(1000)
+    return drawn
